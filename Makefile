@@ -1,0 +1,34 @@
+# The two commands of the README: `make book` and `make test`. Both create the virtual
+# environment on first use, so a fresh clone needs nothing but python3 and a package index.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
+
+.PHONY: book test bench exercises clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "Book built: $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(PY) -m pytest tests src book solutions --nbval-lax -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m tests.benchmarks
+
+exercises: $(STAMP)
+	cd $(CURDIR) && for a in $(ASSIGNMENTS); do \
+		$(VENV)/bin/nbgrader generate_assignment $$a --no-db --force --log-level=WARN || exit 1; done
+
+clean:
+	rm -rf _build submitted autograded feedback gradebook.db
