@@ -15,6 +15,8 @@ from course_lib.grading import _guard
 
 # Seconds one case may spend in the student's code before it is stopped and failed.
 TIME_LIMIT_S = 10.0
+# Failing cases listed under a test cell; the rest are counted.
+MAX_FAILURES_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,8 @@ def report(name: str, outcomes: Sequence[Outcome], earned: float, points: float)
             f"  0 points: {name} calls {delegated}. Write the computation yourself; "
             "calling torch's or course_lib's implementation of this exercise earns nothing."
         )
-    lines += [
-        f"  FAIL {outcome.case.description}: {outcome.diagnosis}"
-        for outcome in outcomes
-        if outcome.diagnosis is not None
-    ]
+    failures = [o for o in outcomes if o.diagnosis is not None]
+    lines += [f"  FAIL {o.case.description}: {o.diagnosis}" for o in failures[:MAX_FAILURES_SHOWN]]
+    if len(failures) > MAX_FAILURES_SHOWN:
+        lines.append(f"  ... and {len(failures) - MAX_FAILURES_SHOWN} more failing checks")
     return "\n".join(lines)

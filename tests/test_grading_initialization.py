@@ -1,0 +1,135 @@
+"""The checks of assignment 01_initialization, run in-process on the solution's functions and on
+the catalogue in tests/mutants: the solution and every honest alternative score full marks,
+every common mistake loses points, every delegation to torch or course_lib scores 0."""
+
+import copy
+
+import pytest
+
+from course_lib import grading
+from tests.mutants.initialization import ALTERNATIVES, CHEATS, MUTANTS
+from tests.notebooks import ROOT, solution_namespace
+
+NOTEBOOK = ROOT / "solutions" / "01_initialization" / "initialization.ipynb"
+EXERCISES = [
+    "constant_", "uniform_", "normal_", "calculate_gain", "_calculate_fan_in_and_fan_out",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+    "eye_", "sparse_",
+]
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return solution_namespace(NOTEBOOK)
+
+
+def student(solution: dict, source: str) -> dict:
+    """The solution's namespace with one answer cell replaced by ``source``."""
+    namespace = copy.copy(solution)
+    namespace["_reference_gain"] = solution["calculate_gain"]
+    exec(compile(source, "<student>", "exec"), namespace)
+    return namespace
+
+
+def grade(namespace: dict, name: str, capsys) -> tuple[float, str]:
+    earned = grading.check(name, namespace[name], points=1, hidden=True)
+    return earned, capsys.readouterr().out
+
+
+def test_every_exercise_has_mutants_and_an_alternative():
+    assert set(EXERCISES) <= set(grading.exercise_names())
+    for name in EXERCISES:
+        assert len(MUTANTS[name]) >= 3, name
+        assert name in ALTERNATIVES, name
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("name", EXERCISES)
+def test_solution_scores_full_marks(solution, name, hidden, capsys):
+    earned = grading.check(name, solution[name], points=2, hidden=hidden)
+    assert earned == 2, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name, label", [(name, label) for name, cases in MUTANTS.items() for label in cases]
+)
+def test_mutant_loses_points(solution, name, label, capsys):
+    earned, report = grade(student(solution, MUTANTS[name][label]), name, capsys)
+    assert earned < 1, f"mutant {label!r} of {name} scored full marks:\n{report}"
+    assert "FAIL" in report
+
+
+@pytest.mark.parametrize(
+    "name, label", [(name, label) for name, cases in ALTERNATIVES.items() for label in cases]
+)
+def test_honest_alternative_scores_full_marks(solution, name, label, capsys):
+    earned, report = grade(student(solution, ALTERNATIVES[name][label]), name, capsys)
+    assert earned == 1, f"alternative {label!r} of {name} lost points:\n{report}"
+
+
+@pytest.mark.parametrize(
+    "name, label", [(name, label) for name, cases in CHEATS.items() for label in cases]
+)
+def test_delegation_scores_zero(solution, name, label, capsys):
+    earned, report = grade(student(solution, CHEATS[name][label]), name, capsys)
+    assert earned == 0, report
+    assert "Write the computation yourself" in report
+
+
+def test_diagnoses_name_the_mistake(solution, capsys):
+    expectations = {
+        ("xavier_uniform_", "fan_in only"): "did you use fan_in only?",
+        ("xavier_uniform_", "std used as bound"): "bound and std confused",
+        ("kaiming_uniform_", "ignores mode"): "did you ignore mode?",
+        ("normal_", "variance for std"): "variance std**2",
+        ("sparse_", "zeros per row"): "counted per row",
+        ("sparse_", "rounds instead of ceil"): "round up",
+        ("orthogonal_", "no sign correction"): "sign of R's diagonal",
+        ("constant_", "no torch.no_grad()"): "torch.no_grad()",
+        ("_calculate_fan_in_and_fan_out", "fans swapped"): "swapped",
+        ("_calculate_fan_in_and_fan_out", "no receptive field"): "receptive field",
+    }
+    for (name, label), words in expectations.items():
+        _, report = grade(student(solution, MUTANTS[name][label]), name, capsys)
+        assert words in report, f"{name} / {label}:\n{report}"
+
+
+def test_a_hanging_function_is_stopped_and_scores_zero(solution, capsys, monkeypatch):
+    monkeypatch.setattr(grading._runner, "TIME_LIMIT_S", 0.5)
+    namespace = student(solution, "def eye_(tensor):\n    while True:\n        pass")
+    earned, report = grade(namespace, "eye_", capsys)
+    assert earned == 0 and "did not finish within 0.5 s" in report
+
+
+def test_student_output_and_warnings_never_reach_stderr(solution, capsys):
+    source = (
+        "import sys, warnings\n"
+        "def constant_(tensor, val):\n"
+        "    print('debug', file=sys.stderr)\n    warnings.warn('careful')\n"
+        "    with torch.no_grad():\n        return tensor.fill_(val)"
+    )
+    earned = grading.check("constant_", student(solution, source)["constant_"], points=1)
+    captured = capsys.readouterr()
+    assert earned == 1 and captured.err == ""
+
+
+def test_a_crashing_function_costs_only_its_cases(solution, capsys):
+    namespace = student(solution, "def eye_(tensor):\n    raise SystemExit(3)")
+    earned, report = grade(namespace, "eye_", capsys)
+    assert earned == 0 and "SystemExit" in report
+    assert grading.check("sparse_", solution["sparse_"], points=1) == 1
+
+
+def test_tripwires_are_removed_after_a_check(solution, capsys):
+    import torch
+    from torch import nn
+
+    grade(student(solution, CHEATS["xavier_uniform_"]["calls torch"]), "xavier_uniform_", capsys)
+    assert nn.init.xavier_uniform_(torch.empty(3, 3)).shape == (3, 3)
+
+
+def test_unknown_exercise_and_bad_points_are_rejected(solution):
+    with pytest.raises(ValueError, match="no exercise named 'xavier'"):
+        grading.check("xavier", solution["eye_"], points=1)
+    with pytest.raises(ValueError, match="points must be positive"):
+        grading.check("eye_", solution["eye_"], points=0)
