@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# nbgrader runs helper programs (alembic) by name, so the environment's bin/ comes first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
 .PHONY: book test bench exercises clean venv
@@ -27,8 +29,7 @@ bench: $(STAMP)
 	$(PY) -m tests.benchmarks
 
 exercises: $(STAMP)
-	cd $(CURDIR) && for a in $(ASSIGNMENTS); do \
-		$(VENV)/bin/nbgrader generate_assignment $$a --no-db --force --log-level=WARN || exit 1; done
+	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
 
 clean:
 	rm -rf _build submitted autograded feedback gradebook.db

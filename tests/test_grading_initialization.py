@@ -99,6 +99,7 @@ def test_a_hanging_function_is_stopped_and_scores_zero(solution, capsys, monkeyp
     namespace = student(solution, "def eye_(tensor):\n    while True:\n        pass")
     earned, report = grade(namespace, "eye_", capsys)
     assert earned == 0 and "did not finish within 0.5 s" in report
+    assert "not run after the timeout above" in report
 
 
 def test_student_output_and_warnings_never_reach_stderr(solution, capsys):

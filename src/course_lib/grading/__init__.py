@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from course_lib import device
 from course_lib.grading import initialization
-from course_lib.grading._runner import Exercise, report, run_case, score
+from course_lib.grading._runner import Exercise, report, run_exercise, score
 
 __all__ = ["check", "device", "exercise_names"]
 
@@ -43,7 +43,7 @@ def check(name: str, function: Callable, *, points: float, hidden: bool = False)
     if not callable(function):
         print(f"{name}: 0 / {points:g} points: expected a function, got {type(function).__name__}")
         return 0.0
-    outcomes = [run_case(exercise, case, function) for case in exercise.cases(hidden)]
+    outcomes = run_exercise(exercise, function, hidden)
     earned = score(outcomes, points)
     print(report(name, outcomes, earned, points))
     if not hidden:

@@ -34,15 +34,16 @@ def uniform_diagnosis(
     mistake would produce; the hint is shown when the observed half-width matches it."""
     x = values.detach().double().flatten().cpu()
     n, width = x.numel(), high - low
-    half_width = (x.max() - x.min()).item() / 2
-    where = f"values span [{x.min().item():.4g}, {x.max().item():.4g}], expected [{low:.4g}, {high:.4g}]"
+    smallest, largest = (v.item() for v in x.aminmax())
+    where = f"values span [{smallest:.4g}, {largest:.4g}], expected [{low:.4g}, {high:.4g}]"
+    hint = _named_mistake((largest - smallest) / 2, mistakes, 0.03)
     slack = 1e-6 * max(width, abs(low), abs(high))
-    if x.min() < low - slack or x.max() > high + slack:
-        return where + _named_mistake(half_width, mistakes, 0.03)
+    if smallest < low - slack or largest > high + slack:
+        return where + hint
     # The extremes of n uniform samples come within width * 20 / n of the ends with
     # probability 1 - exp(-20).
-    if x.min() > low + 20 * width / n or x.max() < high - 20 * width / n:
-        return where + _named_mistake(half_width, mistakes, 0.03)
+    if smallest > low + 20 * width / n or largest < high - 20 * width / n:
+        return where + hint
     mean_se = width / math.sqrt(12 * n)
     if abs(x.mean().item() - (low + high) / 2) > Z * mean_se:
         return f"mean {x.mean().item():.4g}, expected {(low + high) / 2:.4g}: values are not uniform"
