@@ -1,0 +1,184 @@
+r"""The learning-rate range test (syllabus S6; Smith, 2017, "Cyclical Learning Rates for Training
+Neural Networks", section 3.3): train for a few hundred batches while the learning rate grows
+from tiny to huge, and watch the loss. While :math:`\eta` is too small the loss barely moves;
+then it falls fastest; past a point it blows up. A good fixed learning rate sits where the
+loss falls fastest, well below the blow-up.
+
+Smith grows :math:`\eta` linearly; the exponential sweep (the default here, as in fastai and
+Smith's later "A disciplined approach to neural network hyper-parameters", 2018) spends as many
+steps in each decade. The batch losses are noisy, so the curve is an exponential moving average
+with bias correction (as for Adam's moments),
+
+.. math::
+    m_i = (1 - s)\, m_{i-1} + s\, \ell_i, \quad m_0 = 0, \qquad
+    \bar\ell_i = \frac{m_i}{1 - (1 - s)^i},
+
+with :math:`s` = ``smoothing``, and the test stops once :math:`\bar\ell_i` exceeds
+``diverge_threshold`` times its best value (or a loss is not finite).
+
+**Suggested rate**: the rate at the steepest descent of the smoothed curve, i.e. the most
+negative slope :math:`d\bar\ell / d\log\eta` (central differences), looked for only before the
+curve's minimum. This is fastai's "steep" suggestion; the other common rule, "the rate at the
+minimum divided by 10", is returned too (``min_loss_lr / 10`` from the result).
+
+Afterwards the model and the optimizer are put back exactly as they were (deep copies of their
+``state_dict``, and the model's train/eval mode), so the test does not disturb training.
+"""
+
+import copy
+import itertools
+import math
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["LRRangeTestResult", "lr_range_test", "range_test_lrs", "smooth_losses", "steepest_lr"]
+
+
+class LRRangeTestResult(NamedTuple):
+    """What the range test saw: one entry per step taken (plot ``smoothed`` against ``lrs``
+    on a log axis), the suggested rate and the rate where the smoothed loss was lowest."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float
+    min_loss_lr: float
+    diverged: bool
+
+
+def range_test_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exp") -> list[float]:
+    r"""The sweep: :math:`\eta_i = \eta_\text{start} (\eta_\text{end}/\eta_\text{start})^{i/(n-1)}`
+    (``exp``) or :math:`\eta_\text{start} + (\eta_\text{end} - \eta_\text{start})\, i/(n-1)`
+    (``linear``), for :math:`i = 0, \dots, n-1`.
+
+    >>> range_test_lrs(1e-3, 1e1, 5)
+    [0.001, 0.01, 0.1, 1.0, 10.0]
+    >>> range_test_lrs(0.1, 0.5, 5, mode="linear")
+    [0.1, 0.2, 0.30000000000000004, 0.4, 0.5]
+    """
+    _check_sweep(start_lr, end_lr, num_steps, mode)
+    fractions = [i / (num_steps - 1) for i in range(num_steps)]
+    if mode == "exp":
+        ratio = math.log(end_lr / start_lr)
+        return [start_lr * math.exp(ratio * f) for f in fractions]
+    return [start_lr + (end_lr - start_lr) * f for f in fractions]
+
+
+def smooth_losses(losses: Iterable[float], smoothing: float = 0.05) -> list[float]:
+    r"""Bias-corrected exponential moving average :math:`\bar\ell_i` of the losses.
+
+    >>> smooth_losses([2.0, 2.0, 2.0], smoothing=0.5)
+    [2.0, 2.0, 2.0]
+    >>> smooth_losses([4.0, 2.0], smoothing=0.5)
+    [4.0, 2.6666666666666665]
+    """
+    average, out = 0.0, []
+    for i, loss in enumerate(losses, start=1):
+        average = (1 - smoothing) * average + smoothing * loss
+        out.append(average / (1 - (1 - smoothing) ** i))
+    return out
+
+
+def steepest_lr(lrs: list[float], smoothed: list[float]) -> float:
+    r"""The rate where :math:`d\bar\ell / d\log\eta` is most negative, before the minimum.
+
+    >>> steepest_lr([1e-3, 1e-2, 1e-1, 1.0, 10.0], [2.0, 1.9, 1.0, 0.8, 5.0])
+    0.01
+    """
+    end = min(range(len(smoothed)), key=smoothed.__getitem__)
+    if end < 2:
+        return lrs[end]
+    log_lrs = [math.log(lr) for lr in lrs]
+    slopes = [
+        (smoothed[i + 1] - smoothed[i - 1]) / (log_lrs[i + 1] - log_lrs[i - 1])
+        for i in range(1, end)
+    ]
+    return lrs[1 + min(range(len(slopes)), key=slopes.__getitem__)]
+
+
+def lr_range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    data: Iterable,
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exp",
+    smoothing: float = 0.05,
+    diverge_threshold: float = 4.0,
+) -> LRRangeTestResult:
+    """Run the range test: one optimizer step per batch of ``data`` (an iterable of
+    ``(input, target)`` pairs, re-iterated when it runs out) at the rates of
+    :func:`range_test_lrs`, for every param group; then restore model and optimizer.
+
+    >>> from course_lib.data import load_digits, batches
+    >>> split = load_digits()
+    >>> torch.manual_seed(0) and None
+    >>> model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> data = list(batches(split.x_train, split.y_train, 64))
+    >>> result = lr_range_test(model, opt, torch.nn.functional.cross_entropy, data,
+    ...                        start_lr=1e-3, end_lr=10.0, num_steps=60)
+    >>> 1e-3 < result.suggestion < 10.0, opt.param_groups[0]["lr"]
+    (True, 0.1)
+    """
+    if not 0 < smoothing <= 1:
+        raise ValueError(f"smoothing must be in (0, 1], but got {smoothing}")
+    if not diverge_threshold > 1:
+        raise ValueError(f"diverge_threshold must be greater than 1, but got {diverge_threshold}")
+    lrs = range_test_lrs(start_lr, end_lr, num_steps, mode)
+    saved = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+    was_training = model.training
+    try:
+        model.train()
+        losses, diverged = _sweep(model, optimizer, loss_fn, _forever(data), lrs, smoothing, diverge_threshold)
+    finally:
+        model.load_state_dict(saved[0])
+        optimizer.load_state_dict(saved[1])
+        model.train(was_training)
+    lrs = lrs[: len(losses)]
+    smoothed = smooth_losses(losses, smoothing)
+    min_loss_lr = lrs[min(range(len(smoothed)), key=smoothed.__getitem__)]
+    return LRRangeTestResult(lrs, losses, smoothed, steepest_lr(lrs, smoothed), min_loss_lr, diverged)
+
+
+def _sweep(model, optimizer, loss_fn, batches, lrs, smoothing, diverge_threshold):
+    """Train one batch per rate; stop after the first non-finite or diverging smoothed loss."""
+    losses, best = [], math.inf
+    for lr, (x, y) in zip(lrs, batches, strict=False):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        smoothed = smooth_losses(losses, smoothing)[-1]
+        if not math.isfinite(smoothed) or smoothed > diverge_threshold * best:
+            return losses, True
+        best = min(best, smoothed)
+    return losses, False
+
+
+def _forever(data: Iterable):
+    """Yield the batches of ``data`` again and again (it must be re-iterable and non-empty)."""
+    for _ in itertools.count():
+        empty = True
+        for batch in data:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("data yielded no batches: pass a non-empty, re-iterable collection")
+
+
+def _check_sweep(start_lr, end_lr, num_steps, mode) -> None:
+    if mode not in ("exp", "linear"):
+        raise ValueError(f"mode must be 'exp' or 'linear', but got {mode!r}")
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"need 0 < start_lr < end_lr, but got start_lr={start_lr}, end_lr={end_lr}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer >= 2, but got {num_steps!r}")
