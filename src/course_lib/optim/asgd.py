@@ -66,8 +66,9 @@ def asgd_update(
     else:
         ax = state["ax"].add(new_param.sub(state["ax"]).mul_(mu))
     t = step.item()
-    new_eta = state["eta"].new_tensor(lr / ((1 + lambd * lr * t) ** alpha))
-    new_mu = mu.new_tensor(1 / max(1, t - t0))
+    # as in torch, eta and mu pass through a tensor of the default dtype
+    new_eta = torch.as_tensor(lr / ((1 + lambd * lr * t) ** alpha)).to(state["eta"])
+    new_mu = torch.as_tensor(1 / max(1, t - t0)).to(mu)
     return new_param, {"step": step, "eta": new_eta, "mu": new_mu, "ax": ax}
 
 

@@ -20,7 +20,7 @@ def sgd_update(
     grad: Tensor,
     state: dict,
     *,
-    lr: float,
+    lr: float = 1e-3,
     momentum: float = 0,
     dampening: float = 0,
     weight_decay: float = 0,
