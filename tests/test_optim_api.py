@@ -1,0 +1,177 @@
+"""The API of course_lib.optim is torch.optim's: names, signatures (argument names, order,
+kinds, defaults), the defaults stored in param groups, and the errors for bad input (same
+class, a message that contains torch's and says what to fix)."""
+
+import inspect
+import re
+
+import pytest
+import torch
+
+import course_lib.optim as optim
+
+OPTIMIZERS = [
+    name
+    for name in torch.optim.__all__
+    if isinstance(getattr(torch.optim, name), type)
+    and issubclass(getattr(torch.optim, name), torch.optim.Optimizer)
+    and name != "Optimizer"
+]
+
+
+def test_every_torch_optimizer_is_exported():
+    assert len(OPTIMIZERS) == 15
+    assert set(OPTIMIZERS) <= set(optim.__all__)
+    assert all(hasattr(optim, name) for name in optim.__all__)
+
+
+def _param(name):
+    shape = (3, 2) if name == "Muon" else (3,)
+    return torch.nn.Parameter(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_signature_matches_torch(name):
+    ours = inspect.signature(getattr(optim, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
+        (p.name, p.kind, p.default) for p in theirs.values()
+    ]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_defaults_and_fresh_state_dict_match_torch(name):
+    ours = getattr(optim, name)([_param(name)])
+    theirs = getattr(torch.optim, name)([_param(name)])
+    assert ours.defaults == theirs.defaults
+    assert repr(ours.state_dict()) == repr(theirs.state_dict())  # Adagrad: state from the start
+
+
+INVALID = [
+    *[(name, {"lr": -1.0}) for name in OPTIMIZERS],
+    ("SparseAdam", {"lr": 0.0}),
+    ("SGD", {"lr": torch.tensor([0.1, 0.2])}),
+    *[(name, {"betas": (1.0, 0.999)}) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")],
+    *[(name, {"betas": (0.9, -0.1)}) for name in ("Adam", "Adamax", "NAdam", "RAdam", "SparseAdam")],
+    *[(name, {"eps": -1e-8}) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad")],
+    *[(name, {"eps": -1e-8}) for name in ("RMSprop", "Adadelta")],
+    ("SparseAdam", {"eps": 0.0}),
+    *[
+        (name, {"weight_decay": -0.1})
+        for name in OPTIMIZERS
+        if name not in ("SparseAdam", "LBFGS", "Rprop")
+    ],
+    ("Adam", {"betas": (0, 0.9)}),
+    ("SGD", {"momentum": -0.9}),
+    ("SGD", {"nesterov": True}),
+    ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}),
+    ("Adagrad", {"lr_decay": -0.1}),
+    ("Adagrad", {"initial_accumulator_value": -0.1}),
+    ("RMSprop", {"alpha": -0.5}),
+    ("RMSprop", {"momentum": -0.5}),
+    ("Adadelta", {"rho": 1.5}),
+    ("Adadelta", {"rho": -0.1}),
+    ("NAdam", {"momentum_decay": -0.1}),
+    ("Rprop", {"etas": (1.2, 0.5)}),
+    ("Rprop", {"etas": (0.0, 1.2)}),
+    ("Rprop", {"etas": (0.5, 1.0)}),
+    ("Adafactor", {"beta2_decay": 0.5}),
+    ("Adafactor", {"eps": (-1.0, 1e-3)}),
+    ("Adafactor", {"eps": (None, -1e-3)}),
+    ("Adafactor", {"d": 0.5}),
+    ("Muon", {"momentum": -0.5}),
+    ("Muon", {"adjust_lr_fn": "sqrt"}),
+]
+
+
+def _raised(fn):
+    with pytest.raises(Exception) as info:
+        fn()
+    return info.value
+
+
+@pytest.mark.parametrize(("name", "kwargs"), INVALID, ids=lambda v: repr(v)[:40])
+def test_invalid_hyperparameters_raise_torch_error(name, kwargs):
+    theirs = _raised(lambda: getattr(torch.optim, name)([_param(name)], **kwargs))
+    with pytest.raises(type(theirs), match=re.escape(str(theirs))) as ours:
+        getattr(optim, name)([_param(name)], **kwargs)
+    assert type(ours.value) is type(theirs)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("Muon", [torch.nn.Parameter(torch.zeros(3))]),
+        ("SparseAdam", [torch.nn.Parameter(torch.zeros(2, 2).to_sparse())]),
+        ("SparseAdam", [torch.nn.Parameter(torch.zeros(2, dtype=torch.complex64))]),
+        ("LBFGS", [{"params": [_param("LBFGS")]}, {"params": [_param("LBFGS")], "lr": 0.1}]),
+    ],
+    ids=["Muon-1d", "SparseAdam-sparse-param", "SparseAdam-complex", "LBFGS-two-groups"],
+)
+def test_invalid_parameters_raise_torch_error(name, params):
+    theirs = _raised(lambda: getattr(torch.optim, name)(params))
+    with pytest.raises(type(theirs), match=re.escape(str(theirs))):
+        getattr(optim, name)(params)
+
+
+def _sparse_grad():
+    return torch.sparse_coo_tensor([[0, 2]], [1.0, -1.0], (3,), check_invariants=True)
+
+
+@pytest.mark.parametrize("name", [n for n in OPTIMIZERS if n not in ("SGD", "Adagrad", "SparseAdam", "LBFGS", "Muon")])
+def test_sparse_gradients_are_refused_where_torch_refuses_them(name, device):
+    p = torch.nn.Parameter(torch.zeros(3, device=device))
+    p.grad = _sparse_grad().to(device)
+    with pytest.raises(RuntimeError, match="does not support sparse gradients"):
+        getattr(optim, name)([p]).step()
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "grad"),
+    [
+        ("SparseAdam", {}, lambda: torch.ones(3)),
+        ("Adagrad", {"weight_decay": 0.1}, _sparse_grad),
+    ],
+    ids=["SparseAdam-dense-grad", "Adagrad-sparse-weight-decay"],
+)
+def test_step_errors_match_torch(name, kwargs, grad):
+    params = [torch.nn.Parameter(torch.zeros(3)) for _ in range(2)]
+    for p in params:
+        p.grad = grad()
+    theirs = _raised(getattr(torch.optim, name)(params[:1], **kwargs).step)
+    with pytest.raises(type(theirs), match=re.escape(str(theirs))):
+        getattr(optim, name)(params[1:], **kwargs).step()
+
+
+def test_lbfgs_unknown_line_search_fails_at_step_like_torch():
+    w = torch.nn.Parameter(torch.ones(2))
+
+    def closure():
+        w.grad = torch.ones(2)
+        return w.sum()
+
+    theirs = _raised(lambda: torch.optim.LBFGS([w], line_search_fn="armijo").step(closure))
+    with pytest.raises(type(theirs), match=re.escape(str(theirs))):
+        optim.LBFGS([w], line_search_fn="armijo").step(closure)
+
+
+PRODUCTION_FLAGS = [
+    (name, flag)
+    for name in OPTIMIZERS
+    for flag in ("foreach", "fused", "capturable", "differentiable")
+    if flag in inspect.signature(getattr(optim, name)).parameters
+]
+
+
+@pytest.mark.parametrize(("name", "flag"), PRODUCTION_FLAGS)
+def test_production_flags_are_refused_clearly(name, flag):
+    getattr(optim, name)([_param(name)], **{flag: False})
+    with pytest.raises(ValueError, match=f"{flag}=True is not supported"):
+        getattr(optim, name)([_param(name)], **{flag: True})
+
+
+def test_complex_parameters_are_refused_clearly(device):
+    p = torch.nn.Parameter(torch.zeros(2, dtype=torch.complex64, device=device))
+    p.grad = torch.ones_like(p)
+    with pytest.raises(RuntimeError, match="does not support complex parameters"):
+        optim.Adam([p]).step()
