@@ -104,11 +104,9 @@ def _check_cyclic_mode(mode, scale_fn, scale_mode) -> str:
     return "iterations" if mode == "exp_range" else "cycle"
 
 
-def _momentum_setup(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch):
+def _momentum_setup(optimizer, base_momentum, max_momentum, last_epoch):
     """Check that the optimizer has a momentum or beta1; at a fresh start write ``max_momentum``
     and both bounds into each group. Returns (use_beta1, base_momentums, max_momentums)."""
-    if not cycle_momentum:
-        return None, None, None
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
         raise ValueError(
             "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
@@ -177,9 +175,10 @@ class CyclicLR(LRScheduler):
         self.gamma = gamma
         self._scale_fn_custom = scale_fn
         self.cycle_momentum = cycle_momentum
-        self.use_beta1, self.base_momentums, self.max_momentums = _momentum_setup(
-            optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch
-        )
+        if cycle_momentum:
+            self.use_beta1, self.base_momentums, self.max_momentums = _momentum_setup(
+                optimizer, base_momentum, max_momentum, last_epoch
+            )
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 

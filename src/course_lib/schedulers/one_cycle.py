@@ -142,9 +142,8 @@ class OneCycleLR(LRScheduler):
                 group["max_lr"] = peak
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
-        self.use_beta1 = _momentum_setup(
-            optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch
-        )[0]
+        if cycle_momentum:
+            self.use_beta1 = _momentum_setup(optimizer, base_momentum, max_momentum, last_epoch)[0]
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
