@@ -1,32 +1,45 @@
-"""The checks of assignment 01_initialization, run in-process on the solution's functions and on
-the catalogue in tests/mutants: the solution and every honest alternative score full marks,
-every common mistake loses points, every delegation to torch or course_lib scores 0."""
+"""The checks of every assignment, run in-process on the solution's functions and on the
+catalogue in tests/mutants: the solution and every honest alternative score full marks, every
+common mistake loses points, every delegation to torch or course_lib scores 0."""
 
 import copy
 
 import pytest
 
 from course_lib import grading
-from tests.mutants.initialization import ALTERNATIVES, CHEATS, MUTANTS
-from tests.notebooks import ROOT, solution_namespace
+from tests.mutants import foundations, initialization
+from tests.notebooks import ROOT, answer_cells, read, solution_namespace
 
-NOTEBOOK = ROOT / "solutions" / "01_initialization" / "initialization.ipynb"
-EXERCISES = [
-    "constant_", "uniform_", "normal_", "calculate_gain", "_calculate_fan_in_and_fan_out",
-    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-    "eye_", "sparse_",
-]
+# Each assignment's solution notebook and catalogue of mutants, alternatives and cheats.
+CATALOGUES = {
+    ROOT / "solutions" / "00_foundations" / "foundations.ipynb": foundations,
+    ROOT / "solutions" / "01_initialization" / "initialization.ipynb": initialization,
+}
+NOTEBOOK_OF = {name: path for path in CATALOGUES for name in answer_cells(read(path))}
+EXERCISES = sorted(NOTEBOOK_OF)
+MUTANTS = {k: v for catalogue in CATALOGUES.values() for k, v in catalogue.MUTANTS.items()}
+ALTERNATIVES = {k: v for catalogue in CATALOGUES.values() for k, v in catalogue.ALTERNATIVES.items()}
+CHEATS = {k: v for catalogue in CATALOGUES.values() for k, v in catalogue.CHEATS.items()}
+_namespaces: dict = {}
 
 
-@pytest.fixture(scope="module")
-def solution():
-    return solution_namespace(NOTEBOOK)
+@pytest.fixture
+def solution(request):
+    """The namespace of the solution notebook that defines the exercise under test (or the
+    initialization notebook for tests of the grading machinery itself)."""
+    callspec = getattr(request.node, "callspec", None)
+    name = callspec.params.get("name", "eye_") if callspec else "eye_"
+    path = NOTEBOOK_OF[name]
+    if path not in _namespaces:
+        _namespaces[path] = solution_namespace(path)
+    return _namespaces[path]
 
 
 def student(solution: dict, source: str) -> dict:
     """The solution's namespace with one answer cell replaced by ``source``."""
     namespace = copy.copy(solution)
-    namespace["_reference_gain"] = solution["calculate_gain"]
+    if "calculate_gain" in solution:
+        namespace["_reference_gain"] = solution["calculate_gain"]
     exec(compile(source, "<student>", "exec"), namespace)
     return namespace
 
@@ -37,7 +50,7 @@ def grade(namespace: dict, name: str, capsys) -> tuple[float, str]:
 
 
 def test_every_exercise_has_mutants_and_an_alternative():
-    assert set(EXERCISES) <= set(grading.exercise_names())
+    assert set(EXERCISES) == set(grading.exercise_names())
     for name in EXERCISES:
         assert len(MUTANTS[name]) >= 3, name
         assert name in ALTERNATIVES, name

@@ -21,15 +21,16 @@ pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "01_initialization"
 NOTEBOOK = "initialization"
-POINTS = {
-    f"test_{name}": points
-    for name, points in [
-        ("constant_", 1), ("uniform_", 1), ("normal_", 1), ("calculate_gain", 2),
-        ("_calculate_fan_in_and_fan_out", 2), ("xavier_uniform_", 3), ("xavier_normal_", 2),
-        ("kaiming_uniform_", 3), ("kaiming_normal_", 2), ("orthogonal_", 3), ("eye_", 1),
-        ("sparse_", 2),
-    ]
-}
+ASSIGNMENTS = {"00_foundations": "foundations", ASSIGNMENT: NOTEBOOK}
+
+
+def points(assignment: str) -> dict[str, float]:
+    """Points of each autograded test cell, as the instructor's notebook declares them."""
+    notebook = read(ROOT / "solutions" / assignment / f"{ASSIGNMENTS[assignment]}.ipynb")
+    return {name: float(cell.metadata["nbgrader"]["points"]) for name, cell in graded_cells(notebook).items()}
+
+
+POINTS = points(ASSIGNMENT)
 
 
 def nbgrader(course: pathlib.Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -58,6 +59,18 @@ def submission(release, replacements: dict[str, str], edited_tests: dict[str, st
     return notebook
 
 
+def solved(assignment: str) -> dict[str, str]:
+    notebook = read(ROOT / "solutions" / assignment / f"{ASSIGNMENTS[assignment]}.ipynb")
+    return {name: solution_source(cell) for name, cell in answer_cells(notebook).items()}
+
+
+def submit(course: pathlib.Path, assignment: str, submissions: dict) -> None:
+    for student, notebook in submissions.items():
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, str(folder / f"{ASSIGNMENTS[assignment]}.ipynb"))
+
+
 class Course(NamedTuple):
     root: pathlib.Path
     autograde_log: str
@@ -68,72 +81,79 @@ def course(tmp_path_factory) -> Course:
     """A course directory with the release generated and six submissions autograded."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    for assignment in ASSIGNMENTS:
+        shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
+        nbgrader(course, "generate_assignment", assignment, "--force")
 
     release = read(course / "exercises" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
-    solved = {
-        name: solution_source(cell)
-        for name, cell in answer_cells(read(ROOT / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")).items()
-    }
+    solution = solved(ASSIGNMENT)
     # The first mutant of each exercise that runs on its own (some call the solution's gain).
     first_mutants = {
         name: next(src for src in cases.values() if "_reference_gain" not in src)
         for name, cases in MUTANTS.items()
     }
-    submissions = {
-        "solver": submission(release, solved),
+    hang = "def sparse_(tensor, sparsity, std=0.01, generator=None):\n    while True:\n        pass"
+    submit(course, ASSIGNMENT, {
+        "solver": submission(release, solution),
         "blank": submission(release, {}),
         "mutant": submission(release, first_mutants),
         "cheater": submission(
             release,
             {
-                **solved,
+                **solution,
                 "xavier_uniform_": CHEATS["xavier_uniform_"]["calls torch"],
                 "kaiming_uniform_": CHEATS["kaiming_uniform_"]["alias bound before the check"],
                 "eye_": MUTANTS["eye_"]["returns a new tensor"],
             },
             edited_tests={"test_eye_": "1"},
         ),
-        "hanger": submission(
-            release, {**solved, "sparse_": "def sparse_(tensor, sparsity, std=0.01, generator=None):\n    while True:\n        pass"}
-        ),
-        "crasher": submission(
-            release, {**solved, "eye_": "import os\ndef eye_(tensor):\n    os._exit(1)"}
-        ),
-    }
-    for student, notebook in submissions.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(notebook, str(folder / f"{NOTEBOOK}.ipynb"))
+        "hanger": submission(release, {**solution, "sparse_": hang}),
+        "crasher": submission(release, {**solution, "eye_": "import os\ndef eye_(tensor):\n    os._exit(1)"}),
+    })
     autograde = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False)
+
+    foundations = read(course / "exercises" / "00_foundations" / "foundations.ipynb")
+    submit(course, "00_foundations", {
+        "solver": submission(foundations, solved("00_foundations")),
+        "blank": submission(foundations, {}),
+    })
+    nbgrader(course, "autograde", "00_foundations", "--force")
     return Course(course, autograde.stdout + autograde.stderr)
 
 
-def grades(course: Course, student: str) -> dict[str, float]:
+def grades(course: Course, student: str, assignment: str = ASSIGNMENT) -> dict[str, float]:
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
-        notebook = gradebook.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+        notebook = gradebook.find_submission_notebook(ASSIGNMENTS[assignment], assignment, student)
         return {grade.name: grade.score for grade in notebook.grades if grade.name.startswith("test_")}
 
 
-def test_release_has_no_solutions_or_hidden_tests(course):
-    text = (course.root / "exercises" / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_has_no_solutions_or_hidden_tests(course, assignment):
+    text = (course.root / "exercises" / assignment / f"{ASSIGNMENTS[assignment]}.ipynb").read_text()
     assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
     assert "hidden=True" not in text and "raise NotImplementedError()" in text
 
 
-def test_committed_exercises_are_generated_from_solutions(course):
-    generated = read(course.root / "exercises" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
-    committed = read(ROOT / "exercises" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_exercises_are_generated_from_solutions(course, assignment):
+    name = f"{ASSIGNMENTS[assignment]}.ipynb"
+    generated = read(course.root / "exercises" / assignment / name)
+    committed = read(ROOT / "exercises" / assignment / name)
     assert committed == generated, "exercises/ is out of date: run `make exercises` and commit"
 
 
-def test_solution_scores_full_marks(course):
-    assert grades(course, "solver") == POINTS
+def test_every_assignment_is_tested_here():
+    assert set(ASSIGNMENTS) == {p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()}
 
 
-def test_blank_release_scores_zero_without_stopping_the_batch(course):
-    assert grades(course, "blank") == dict.fromkeys(POINTS, 0)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_scores_full_marks(course, assignment):
+    assert grades(course, "solver", assignment) == points(assignment)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_release_scores_zero_without_stopping_the_batch(course, assignment):
+    assert grades(course, "blank", assignment) == dict.fromkeys(points(assignment), 0)
 
 
 def test_every_first_mutant_loses_points(course):
@@ -174,6 +194,7 @@ def test_feedback_shows_the_diagnosis(course):
 def test_grades_export_to_csv(course):
     nbgrader(course.root, "export", "--to", "grades.csv")
     with open(course.root / "grades.csv", newline="") as file:
-        rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    assert float(rows["solver"]["score"]) == sum(POINTS.values())
-    assert float(rows["blank"]["score"]) == 0
+        rows = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(file)}
+    for assignment in ASSIGNMENTS:
+        assert float(rows[assignment, "solver"]["score"]) == sum(points(assignment).values())
+        assert float(rows[assignment, "blank"]["score"]) == 0

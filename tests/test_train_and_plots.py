@@ -77,3 +77,28 @@ def test_plots_draw():
     assert ax.get_legend() is not None
     assert plots.weight_histograms({"w": model[0].weight}).get_xlabel() == "weight value"
     matplotlib.pyplot.close("all")
+
+
+def test_accumulated_gradients_equal_the_full_batch_gradient(device):
+    torch.manual_seed(0)
+    model = train.mlp([5, 6, 3]).to(device).double()
+    x = torch.randn(10, 5, device=device, dtype=torch.float64)
+    y = torch.randint(0, 3, (10,), device=device)
+    nn.functional.cross_entropy(model(x), y).backward()
+    full = [p.grad.clone() for p in model.parameters()]
+    train.accumulate_gradients(model, nn.functional.cross_entropy, x, y, micro_batch_size=4)
+    for accumulated, expected in zip((p.grad for p in model.parameters()), full):
+        torch.testing.assert_close(accumulated, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_train_step_zeroes_gradients_first():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(4, 3), torch.randn(4, 1)
+    model.weight.grad = torch.full_like(model.weight, 100.0)
+    weight, bias = model.weight.detach().clone().requires_grad_(), model.bias.detach().clone()
+    (grad,) = torch.autograd.grad(nn.functional.mse_loss(x @ weight.T + bias, y), weight)
+    loss = train.train_step(model, nn.functional.mse_loss, optimizer, x, y)
+    assert isinstance(loss, float)
+    torch.testing.assert_close(model.weight.detach(), weight.detach() - 0.1 * grad)

@@ -47,6 +47,32 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def train_step(model: nn.Module, loss_fn: Callable, optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One step of gradient descent on the batch ``(x, y)``; returns the batch loss.
+
+    ``zero_grad()`` comes first because ``backward()`` *adds* to ``.grad``: without it, every
+    step would use the sum of all gradients computed so far.
+    """
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def accumulate_gradients(
+    model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor, micro_batch_size: int
+) -> None:
+    r"""Leave in ``.grad`` the gradient of the mean loss over the whole batch, computed in
+    micro-batches that fit in memory. Because ``backward()`` accumulates, each micro-batch's
+    mean loss is weighted by its share of the batch:
+    :math:`\nabla \frac1N \sum_i \ell_i = \sum_k \frac{N_k}{N} \nabla \frac{1}{N_k}\sum_{i \in k} \ell_i`.
+    """
+    model.zero_grad()
+    for xb, yb in zip(x.split(micro_batch_size), y.split(micro_batch_size)):
+        (loss_fn(model(xb), yb) * (len(xb) / len(x))).backward()
+
+
 @dataclass
 class History:
     """Per-epoch metrics of :func:`fit`; epoch 0 is before training."""
@@ -99,9 +125,7 @@ def fit(
     model.train()
     for _ in range(epochs):
         for xb, yb in batches(data.x_train, data.y_train, batch_size, generator=generator):
-            optimizer.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            optimizer.step()
+            train_step(model, loss_fn, optimizer, xb, yb)
         if scheduler is not None:
             scheduler.step()
         record()

@@ -19,12 +19,16 @@ cases with seeded random inputs, is the grade.
 from collections.abc import Callable
 
 from course_lib import device
-from course_lib.grading import initialization
+from course_lib.grading import foundations, initialization
 from course_lib.grading._runner import Exercise, report, run_exercise, score
 
 __all__ = ["check", "device", "exercise_names"]
 
-_EXERCISES: dict[str, Exercise] = {exercise.name: exercise for exercise in initialization.EXERCISES}
+_EXERCISES: dict[str, Exercise] = {
+    exercise.name: exercise
+    for module in (foundations, initialization)
+    for exercise in module.EXERCISES
+}
 
 
 def exercise_names() -> list[str]:

@@ -68,14 +68,23 @@ def _given(function: Callable, helpers: Mapping[str, Callable]) -> Iterator[None
 
 
 def run_case(exercise: Exercise, case: Case, function: Callable) -> Outcome:
-    """Run one case with the guards on; never raises for anything the student's code does."""
+    """Run one case; never raises for anything the student's code does. The forbidden
+    implementations are trapped only while the student's function runs, so the case itself may
+    use references (and autograd) to compute what it expects."""
     calls: list[str] = []
+
+    def guarded(*args, **kwargs):
+        tripped: list[str] = []
+        try:
+            with _guard.forbid(exercise.forbidden()) as tripped:
+                return function(*args, **kwargs)
+        finally:
+            calls.extend(tripped)
+
     timed_out = False
     try:
-        with _given(function, exercise.given), _guard.quiet(), _guard.forbid(
-            exercise.forbidden()
-        ) as calls, _guard.time_limit(TIME_LIMIT_S):
-            diagnosis = case.test(function)
+        with _given(function, exercise.given), _guard.quiet(), _guard.time_limit(TIME_LIMIT_S):
+            diagnosis = case.test(guarded)
     except _guard.Delegated:
         diagnosis = None
     except _guard.TimeLimitExceeded:
