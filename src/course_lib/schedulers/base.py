@@ -49,6 +49,10 @@ class LRScheduler(lr_scheduler.LRScheduler):
                 stacklevel=3,
             )
 
+    def _scaled_lrs(self, factor) -> list:
+        """Each group's current ``lr`` times ``factor``: one step of a chainable schedule."""
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
     def _current_lrs(self) -> list:
         """Each group's current ``lr`` (a copy when it is a tensor, so callers cannot alias it)."""
         return [

@@ -73,7 +73,7 @@ class StepLR(LRScheduler):
         self._warn_if_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
-        return [lr * self.gamma for lr in self._current_lrs()]
+        return self._scaled_lrs(self.gamma)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [
@@ -112,7 +112,7 @@ class MultiStepLR(LRScheduler):
         if self.last_epoch not in self.milestones:
             return self._current_lrs()
         decay = self.gamma ** self.milestones[self.last_epoch]
-        return [lr * decay for lr in self._current_lrs()]
+        return self._scaled_lrs(decay)
 
     def _get_closed_form_lr(self) -> list[float]:
         milestones = list(self.milestones.elements())
@@ -147,10 +147,10 @@ class ConstantLR(LRScheduler):
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
         if self.last_epoch == 0:
-            return [lr * self.factor for lr in self._current_lrs()]
+            return self._scaled_lrs(self.factor)
         if self.last_epoch != self.total_iters:
             return self._current_lrs()
-        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+        return self._scaled_lrs(1.0 / self.factor)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [
@@ -190,14 +190,14 @@ class LinearLR(LRScheduler):
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
         if self.last_epoch == 0:
-            return [lr * self.start_factor for lr in self._current_lrs()]
+            return self._scaled_lrs(self.start_factor)
         if self._is_initial or self.last_epoch > self.total_iters:
             return self._current_lrs()
         slope = self.end_factor - self.start_factor
         ratio = 1.0 + slope / (
             self.total_iters * self.start_factor + (self.last_epoch - 1) * slope
         )
-        return [lr * ratio for lr in self._current_lrs()]
+        return self._scaled_lrs(ratio)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [
@@ -234,7 +234,7 @@ class ExponentialLR(LRScheduler):
         self._warn_if_outside_step()
         if self._is_initial:
             return self._current_lrs()
-        return [lr * self.gamma for lr in self._current_lrs()]
+        return self._scaled_lrs(self.gamma)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [
@@ -266,7 +266,7 @@ class PolynomialLR(LRScheduler):
             return self._current_lrs()
         t, total = self.last_epoch, self.total_iters
         ratio = ((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power
-        return [lr * ratio for lr in self._current_lrs()]
+        return self._scaled_lrs(ratio)
 
     def _get_closed_form_lr(self) -> list[float]:
         return [
@@ -317,11 +317,13 @@ class CosineAnnealingLR(LRScheduler):
             return self._get_closed_form_lr()
         if (t - 1 - period) % (2 * period) == 0:
             return [
-                lr + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2
-                for lr, base_lr in zip(self._current_lrs(), self.base_lrs, strict=True)
+                group["lr"] + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2
+                for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True)
             ]
         ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
-        return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+        return [
+            ratio * (group["lr"] - eta_min) + eta_min for group in self.optimizer.param_groups
+        ]
 
     def _get_closed_form_lr(self) -> list[float]:
         return [

@@ -42,11 +42,16 @@ def _policy_scale(x: float, mode: str, gamma: float) -> float:
     return gamma**x
 
 
-def _cyclic_value(step, low, high, total_size, step_ratio, scale_fn, scale_mode) -> float:
-    """:math:`\\text{low} + (\\text{high} - \\text{low})\\, h(t)\\, s`; with low and high swapped
-    this is the inverse cycle of the momentum (bit for bit torch's ``high - (high-low) h s``)."""
+def _cycle_point(step, total_size, step_ratio, scale_fn, scale_mode) -> tuple[float, float]:
+    """Height :math:`h(t)` of the triangle and amplitude scale :math:`s` at ``step``."""
     cycle, height = _triangle(step, total_size, step_ratio)
-    return low + (high - low) * height * scale_fn(cycle if scale_mode == "cycle" else step)
+    return height, scale_fn(cycle if scale_mode == "cycle" else step)
+
+
+def _between(low: float, high: float, height: float, scale: float) -> float:
+    """:math:`\\text{low} + (\\text{high} - \\text{low})\\, h\\, s`; with low and high swapped this
+    is the inverse cycle of the momentum (bit for bit torch's ``high - (high - low) h s``)."""
+    return low + (high - low) * height * scale
 
 
 def cyclic_lr_at(
@@ -79,7 +84,7 @@ def cyclic_lr_at(
     total_size, step_ratio = _cycle_shape(step_size_up, step_size_down)
     scale_mode = _check_cyclic_mode(mode, scale_fn, scale_mode)
     scale = scale_fn or functools.partial(_policy_scale, mode=mode, gamma=gamma)
-    return _cyclic_value(step, base_lr, max_lr, total_size, step_ratio, scale, scale_mode)
+    return _between(base_lr, max_lr, *_cycle_point(step, total_size, step_ratio, scale, scale_mode))
 
 
 def _cycle_shape(step_size_up, step_size_down) -> tuple[float, float]:
@@ -190,17 +195,15 @@ class CyclicLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
-        shape = (self.total_size, self.step_ratio, self.scale_fn, self.scale_mode)
+        point = _cycle_point(
+            self.last_epoch, self.total_size, self.step_ratio, self.scale_fn, self.scale_mode
+        )
         if self.cycle_momentum:
             for group, low, high in zip(
                 self.optimizer.param_groups, self.base_momentums, self.max_momentums, strict=True
             ):
-                momentum = _cyclic_value(self.last_epoch, high, low, *shape)
-                _set_momentum(group, momentum, self.use_beta1)
-        return [
-            _cyclic_value(self.last_epoch, low, high, *shape)
-            for low, high in zip(self.base_lrs, self.max_lrs, strict=True)
-        ]
+                _set_momentum(group, _between(high, low, *point), self.use_beta1)
+        return [_between(low, high, *point) for low, high in zip(self.base_lrs, self.max_lrs, strict=True)]
 
     def state_dict(self) -> dict:
         """torch's rule: a plain-function ``scale_fn`` is not saved (``None``), a callable

@@ -89,6 +89,6 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
         if self._is_initial:
             return self._current_lrs()
         return [
-            lr * fn(self.last_epoch)
-            for fn, lr in zip(self.lr_lambdas, self._current_lrs(), strict=True)
+            group["lr"] * fn(self.last_epoch)
+            for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)
         ]
