@@ -68,7 +68,6 @@ def test_suggestion_within_factor_3_of_best_fixed_rate_on_digits(one_thread):
 
 
 def test_model_optimizer_and_mode_restored(device):
-    torch.manual_seed(0)
     train, _ = digits(device)
     model = mlp(device=device).eval()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
