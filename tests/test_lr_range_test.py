@@ -26,7 +26,9 @@ def one_thread():
 def mlp(seed: int = 0, device="cpu") -> torch.nn.Module:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+        )
     return model.to(device)
 
 
@@ -60,8 +62,13 @@ def test_suggestion_within_factor_3_of_best_fixed_rate_on_digits(one_thread):
     assert grid[0] < best < grid[-1]  # an interior optimum: the sweep brackets it
     model = mlp()
     result = lr_range_test(
-        model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.functional.cross_entropy,
-        train, start_lr=1e-4, end_lr=10.0, num_steps=STEPS,
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        torch.nn.functional.cross_entropy,
+        train,
+        start_lr=1e-4,
+        end_lr=10.0,
+        num_steps=STEPS,
     )
     assert result.diverged
     assert best / 3 <= result.suggestion <= 3 * best, (result.suggestion, best)
@@ -76,12 +83,22 @@ def test_model_optimizer_and_mode_restored(device):
     optimizer.step()  # a momentum buffer now exists and must survive
     before = {k: v.clone() for k, v in model.state_dict().items()}
     buffers = [optimizer.state[p]["momentum_buffer"].clone() for p in model.parameters()]
-    result = lr_range_test(model, optimizer, torch.nn.functional.cross_entropy, train[:3],
-                           start_lr=1e-3, end_lr=1.0, num_steps=10)
+    result = lr_range_test(
+        model,
+        optimizer,
+        torch.nn.functional.cross_entropy,
+        train[:3],
+        start_lr=1e-3,
+        end_lr=1.0,
+        num_steps=10,
+    )
     assert len(result.lrs) == len(result.losses) == len(result.smoothed) == 10
     assert not model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert all(torch.equal(b, optimizer.state[p]["momentum_buffer"]) for b, p in zip(buffers, model.parameters()))
+    assert all(
+        torch.equal(b, optimizer.state[p]["momentum_buffer"])
+        for b, p in zip(buffers, model.parameters(), strict=True)
+    )
     assert [g["lr"] for g in optimizer.param_groups] == [0.05]
 
 
@@ -91,12 +108,21 @@ def test_losses_are_recorded_per_step_and_smoothed_by_the_formula():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 3, generator=g, dtype=torch.float64)
     y = x @ torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
-    data = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    data = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
     model = torch.nn.Linear(3, 1, bias=False).double()
     torch.nn.init.zeros_(model.weight)
     loss_fn = lambda out, target: torch.nn.functional.mse_loss(out.squeeze(1), target)  # noqa: E731
-    result = lr_range_test(model, torch.optim.SGD(model.parameters(), lr=0.0), loss_fn, data,
-                           start_lr=1e-3, end_lr=1e-1, num_steps=12, mode="linear", smoothing=0.3)
+    result = lr_range_test(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.0),
+        loss_fn,
+        data,
+        start_lr=1e-3,
+        end_lr=1e-1,
+        num_steps=12,
+        mode="linear",
+        smoothing=0.3,
+    )
     expected_lrs = [1e-3 + (1e-1 - 1e-3) * (i / 11) for i in range(12)]
     assert result.lrs == expected_lrs and not result.diverged
     w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
@@ -120,8 +146,16 @@ def test_stops_at_divergence():
     model = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.ones_(model.weight)
     loss_fn = lambda out, target: (out - target).pow(2).mean()  # noqa: E731
-    result = lr_range_test(model, torch.optim.SGD(model.parameters()), loss_fn, [(x, torch.zeros(8, 1))],
-                           start_lr=1e-3, end_lr=1e3, num_steps=200, diverge_threshold=4.0)
+    result = lr_range_test(
+        model,
+        torch.optim.SGD(model.parameters()),
+        loss_fn,
+        [(x, torch.zeros(8, 1))],
+        start_lr=1e-3,
+        end_lr=1e3,
+        num_steps=200,
+        diverge_threshold=4.0,
+    )
     assert result.diverged and len(result.lrs) < 200
     assert result.smoothed[-1] > 4 * min(result.smoothed[:-1])
     assert all(s <= 4 * min(result.smoothed[: i + 1]) for i, s in enumerate(result.smoothed[:-1]))
@@ -130,7 +164,7 @@ def test_stops_at_divergence():
 
 def test_exponential_sweep_is_geometric():
     lrs = range_test_lrs(1e-5, 1.0, 11)
-    ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+    ratios = [b / a for a, b in zip(lrs, lrs[1:], strict=False)]
     assert lrs[0] == 1e-5 and lrs[-1] == pytest.approx(1.0, rel=1e-15)
     assert max(ratios) == pytest.approx(min(ratios), rel=1e-12) == pytest.approx(10**0.5, rel=1e-12)
 
@@ -162,8 +196,13 @@ def test_steepest_window_ignores_a_noise_dip():
 def test_invalid_arguments(kwargs, message):
     model = torch.nn.Linear(1, 1)
     with pytest.raises(ValueError, match=message):
-        lr_range_test(model, torch.optim.SGD(model.parameters()), torch.nn.functional.mse_loss,
-                      [(torch.ones(1, 1), torch.ones(1, 1))], **kwargs)
+        lr_range_test(
+            model,
+            torch.optim.SGD(model.parameters()),
+            torch.nn.functional.mse_loss,
+            [(torch.ones(1, 1), torch.ones(1, 1))],
+            **kwargs,
+        )
 
 
 def test_empty_data_raises_and_restores():

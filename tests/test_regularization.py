@@ -27,7 +27,10 @@ SHAPES = [(7,), (3, 5), (2, 3, 4, 5)]
 
 def tensors(device, dtype, seed=0, requires_grad=True):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(s, generator=g, dtype=dtype).to(device).requires_grad_(requires_grad) for s in SHAPES]
+    return [
+        torch.randn(s, generator=g, dtype=dtype).to(device).requires_grad_(requires_grad)
+        for s in SHAPES
+    ]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -40,7 +43,7 @@ def test_penalties_equal_the_formulas_and_their_gradients(device, dtype):
     torch.testing.assert_close(l2, 0.5 * lambd * (flat * flat).sum())
     grads_l1 = torch.autograd.grad(l1, params)
     grads_l2 = torch.autograd.grad(l2, params)
-    for p, g1, g2 in zip(params, grads_l1, grads_l2):
+    for p, g1, g2 in zip(params, grads_l1, grads_l2, strict=True):
         assert torch.equal(g1, lambd * p.detach().sign())
         assert torch.equal(g2, lambd * p.detach())  # the 1/2 convention: gradient lambda*theta
 
@@ -55,8 +58,9 @@ def test_penalties_accept_a_single_tensor_and_reject_nothing():
 
 def _sgd_step(params, x, lambd, *, weight_decay, momentum):
     """One SGD step on a least-squares loss, the L2 term either in the loss or the optimizer."""
-    optimizer = torch.optim.SGD(params, lr=0.05, momentum=momentum, weight_decay=weight_decay,
-                                foreach=False)
+    optimizer = torch.optim.SGD(
+        params, lr=0.05, momentum=momentum, weight_decay=weight_decay, foreach=False
+    )
     for _ in range(3):
         optimizer.zero_grad()
         weight, bias = params
@@ -77,11 +81,18 @@ def test_l2_penalty_in_the_loss_equals_sgd_weight_decay(device, dtype, momentum)
     lambd = 0.1
     g = torch.Generator().manual_seed(1)
     x = torch.randn(16, 3, generator=g, dtype=dtype).to(device)
-    start = [torch.randn(5, 3, generator=g, dtype=dtype).to(device), torch.randn(5, generator=g, dtype=dtype).to(device)]
-    with_decay = _sgd_step([p.clone().requires_grad_() for p in start], x, lambd, weight_decay=lambd, momentum=momentum)
-    with_penalty = _sgd_step([p.clone().requires_grad_() for p in start], x, lambd, weight_decay=0.0, momentum=momentum)
+    start = [
+        torch.randn(5, 3, generator=g, dtype=dtype).to(device),
+        torch.randn(5, generator=g, dtype=dtype).to(device),
+    ]
+    with_decay = _sgd_step(
+        [p.clone().requires_grad_() for p in start], x, lambd, weight_decay=lambd, momentum=momentum
+    )
+    with_penalty = _sgd_step(
+        [p.clone().requires_grad_() for p in start], x, lambd, weight_decay=0.0, momentum=momentum
+    )
     eps = torch.finfo(dtype).eps
-    for a, b in zip(with_decay, with_penalty):
+    for a, b in zip(with_decay, with_penalty, strict=True):
         torch.testing.assert_close(a, b, rtol=8 * eps, atol=8 * eps)
     assert not torch.equal(with_decay[1], start[1])  # the decay did act on the bias-like tensor
 
@@ -91,7 +102,9 @@ def test_coupled_and_decoupled_decay_equal_the_formulas():
     grad, param = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
     ulp = torch.finfo(grad.dtype).eps * (grad.abs() + param.abs())
     assert ((coupled_weight_decay(grad, param, 0.3) - (grad + 0.3 * param)).abs() <= ulp).all()
-    assert torch.equal(decoupled_weight_decay(param, lr=0.1, weight_decay=0.3), param * (1 - 0.1 * 0.3))
+    assert torch.equal(
+        decoupled_weight_decay(param, lr=0.1, weight_decay=0.3), param * (1 - 0.1 * 0.3)
+    )
 
 
 def test_coupled_decay_is_sgd_weight_decay_exactly():
@@ -135,10 +148,23 @@ def test_param_groups_exempt_biases_and_normalization():
     decay, no_decay = param_groups_with_decay(model, 0.05)
     named = {id(p): n for n, p in model.named_parameters()}
     assert sorted(named[id(p)] for p in decay["params"]) == [
-        "conv.weight", "embed.weight", "head.weight", "scale", "tied.weight"]
+        "conv.weight",
+        "embed.weight",
+        "head.weight",
+        "scale",
+        "tied.weight",
+    ]
     assert sorted(named[id(p)] for p in no_decay["params"]) == [
-        "bn.bias", "bn.weight", "conv.bias", "gn.bias", "gn.weight", "ln.bias", "ln.weight",
-        "rms.weight", "tied.bias"]
+        "bn.bias",
+        "bn.weight",
+        "conv.bias",
+        "gn.bias",
+        "gn.weight",
+        "ln.bias",
+        "ln.weight",
+        "rms.weight",
+        "tied.bias",
+    ]
     assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.05, 0.0)
     assert all(issubclass(layer, nn.Module) for layer in NORMALIZATION_LAYERS)
 
@@ -199,7 +225,7 @@ def test_dropout_gradient_and_module_identical_to_torch():
             out = layer.train()(inp)
         out.pow(2).sum().backward()
         results.append((out.detach(), inp.grad, layer.eval()(x)))
-    for ours, theirs in zip(*results):
+    for ours, theirs in zip(*results, strict=True):
         assert torch.equal(ours, theirs)
     assert repr(Dropout(p=0.3)) == repr(nn.Dropout(p=0.3))
 

@@ -64,13 +64,30 @@ def test_initial_lr_base_lrs_and_last_epoch_like_torch():
     for module in (ours, theirs):
         optimizer = make_optimizer()
         scheduler = module.MultiStepLR(optimizer, milestones=[2], gamma=0.5)
-        built.append((scheduler.base_lrs, scheduler.last_epoch, scheduler.get_last_lr(),
-                      [g["initial_lr"] for g in optimizer.param_groups]))
+        built.append(
+            (
+                scheduler.base_lrs,
+                scheduler.last_epoch,
+                scheduler.get_last_lr(),
+                [g["initial_lr"] for g in optimizer.param_groups],
+            )
+        )
     assert built[0] == built[1] == ([0.1, 0.037, 1.3], 0, [0.1, 0.037, 1.3], [0.1, 0.037, 1.3])
 
 
-@pytest.mark.parametrize("name", ["step", "exponential", "constant_long", "linear_warmup", "cosine_long",
-                                  "polynomial_square", "multiplicative", "warm_restarts_mult"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "step",
+        "exponential",
+        "constant_long",
+        "linear_warmup",
+        "cosine_long",
+        "polynomial_square",
+        "multiplicative",
+        "warm_restarts_mult",
+    ],
+)
 def test_resume_with_last_epoch_like_torch(name):
     """Constructing with last_epoch=k (after optimizer.load_state_dict put initial_lr back)."""
     results = []
@@ -121,7 +138,10 @@ def test_state_dict_round_trip_mid_run(name, mix):
     for _ in range(150):
         optimizer.step()
         step()
-    scheduler_state, optimizer_state = _round_trip(scheduler.state_dict()), _round_trip(optimizer.state_dict())
+    scheduler_state, optimizer_state = (
+        _round_trip(scheduler.state_dict()),
+        _round_trip(optimizer.state_dict()),
+    )
     resumed_opt = make_optimizer(kind)
     resumed = build(target, resumed_opt)
     resumed_opt.load_state_dict(optimizer_state)
@@ -175,43 +195,146 @@ def test_callable_object_lambda_state_is_saved():
 
 
 ERRORS = {
-    "step_gamma": (lambda o: ours.StepLR(o, step_size=3, gamma=-0.5), ValueError, "gamma must be a positive"),
+    "step_gamma": (
+        lambda o: ours.StepLR(o, step_size=3, gamma=-0.5),
+        ValueError,
+        "gamma must be a positive",
+    ),
     "step_size": (lambda o: ours.StepLR(o, step_size=0), ValueError, "positive integer step_size"),
-    "multistep_gamma": (lambda o: ours.MultiStepLR(o, [3], gamma=0.0), ValueError, "gamma must be a positive"),
-    "exponential_gamma": (lambda o: ours.ExponentialLR(o, gamma=-1.0), ValueError, "gamma must be a positive"),
-    "cosine_T_max": (lambda o: ours.CosineAnnealingLR(o, T_max=0), ValueError, "T_max must be a positive"),
+    "multistep_gamma": (
+        lambda o: ours.MultiStepLR(o, [3], gamma=0.0),
+        ValueError,
+        "gamma must be a positive",
+    ),
+    "exponential_gamma": (
+        lambda o: ours.ExponentialLR(o, gamma=-1.0),
+        ValueError,
+        "gamma must be a positive",
+    ),
+    "cosine_T_max": (
+        lambda o: ours.CosineAnnealingLR(o, T_max=0),
+        ValueError,
+        "T_max must be a positive",
+    ),
     "constant_factor": (lambda o: ours.ConstantLR(o, factor=1.5), ValueError, "factor expected"),
-    "constant_factor_zero": (lambda o: ours.ConstantLR(o, factor=0.0), ValueError, "greater than 0"),
-    "constant_total_iters": (lambda o: ours.ConstantLR(o, total_iters=0), ValueError, "total_iters"),
-    "linear_start": (lambda o: ours.LinearLR(o, start_factor=0.0), ValueError, "Starting multiplicative"),
+    "constant_factor_zero": (
+        lambda o: ours.ConstantLR(o, factor=0.0),
+        ValueError,
+        "greater than 0",
+    ),
+    "constant_total_iters": (
+        lambda o: ours.ConstantLR(o, total_iters=0),
+        ValueError,
+        "total_iters",
+    ),
+    "linear_start": (
+        lambda o: ours.LinearLR(o, start_factor=0.0),
+        ValueError,
+        "Starting multiplicative",
+    ),
     "linear_end": (lambda o: ours.LinearLR(o, end_factor=1.5), ValueError, "Ending multiplicative"),
-    "polynomial_total_iters": (lambda o: ours.PolynomialLR(o, total_iters=0), ValueError, "total_iters"),
-    "lambda_count": (lambda o: ours.LambdaLR(o, [lambda e: 1.0]), ValueError, "Expected 3 lr_lambdas"),
+    "polynomial_total_iters": (
+        lambda o: ours.PolynomialLR(o, total_iters=0),
+        ValueError,
+        "total_iters",
+    ),
+    "lambda_count": (
+        lambda o: ours.LambdaLR(o, [lambda e: 1.0]),
+        ValueError,
+        "Expected 3 lr_lambdas",
+    ),
     "lambda_callable": (lambda o: ours.MultiplicativeLR(o, 0.9), TypeError, "should be a function"),
-    "restarts_T_0": (lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "positive integer T_0"),
-    "restarts_T_mult": (lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5), ValueError, "T_mult"),
-    "restarts_eta_min": (lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"), ValueError, "eta_min"),
-    "cyclic_mode": (lambda o: ours.CyclicLR(o, 0.1, 1.0, mode="sine"), ValueError, "mode is invalid"),
+    "restarts_T_0": (
+        lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=0),
+        ValueError,
+        "positive integer T_0",
+    ),
+    "restarts_T_mult": (
+        lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5),
+        ValueError,
+        "T_mult",
+    ),
+    "restarts_eta_min": (
+        lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"),
+        ValueError,
+        "eta_min",
+    ),
+    "cyclic_mode": (
+        lambda o: ours.CyclicLR(o, 0.1, 1.0, mode="sine"),
+        ValueError,
+        "mode is invalid",
+    ),
     "cyclic_scale_mode": (
-        lambda o: ours.CyclicLR(o, 0.1, 1.0, scale_fn=lambda x: 1.0, scale_mode="epochs"), ValueError, "scale_mode"),
-    "cyclic_step_size": (lambda o: ours.CyclicLR(o, 0.1, 1.0, step_size_up=0), ValueError, "step_size_up"),
-    "cyclic_max_lr_count": (lambda o: ours.CyclicLR(o, 0.1, [1.0, 2.0]), ValueError, "max_lr must have the same length"),
+        lambda o: ours.CyclicLR(o, 0.1, 1.0, scale_fn=lambda x: 1.0, scale_mode="epochs"),
+        ValueError,
+        "scale_mode",
+    ),
+    "cyclic_step_size": (
+        lambda o: ours.CyclicLR(o, 0.1, 1.0, step_size_up=0),
+        ValueError,
+        "step_size_up",
+    ),
+    "cyclic_max_lr_count": (
+        lambda o: ours.CyclicLR(o, 0.1, [1.0, 2.0]),
+        ValueError,
+        "max_lr must have the same length",
+    ),
     "cyclic_no_momentum": (
         lambda o: ours.CyclicLR(torch.optim.Adagrad(o.param_groups[0]["params"]), 0.1, 1.0),
-        ValueError, "must support momentum"),
+        ValueError,
+        "must support momentum",
+    ),
     "one_cycle_steps": (lambda o: ours.OneCycleLR(o, 1.0), ValueError, "total_steps OR"),
-    "one_cycle_total": (lambda o: ours.OneCycleLR(o, 1.0, total_steps=0), ValueError, "total_steps"),
-    "one_cycle_epochs": (lambda o: ours.OneCycleLR(o, 1.0, epochs=-1, steps_per_epoch=3), ValueError, "epochs"),
-    "one_cycle_pct": (lambda o: ours.OneCycleLR(o, 1.0, total_steps=10, pct_start=1.5), ValueError, "pct_start"),
+    "one_cycle_total": (
+        lambda o: ours.OneCycleLR(o, 1.0, total_steps=0),
+        ValueError,
+        "total_steps",
+    ),
+    "one_cycle_epochs": (
+        lambda o: ours.OneCycleLR(o, 1.0, epochs=-1, steps_per_epoch=3),
+        ValueError,
+        "epochs",
+    ),
+    "one_cycle_pct": (
+        lambda o: ours.OneCycleLR(o, 1.0, total_steps=10, pct_start=1.5),
+        ValueError,
+        "pct_start",
+    ),
     "one_cycle_anneal": (
-        lambda o: ours.OneCycleLR(o, 1.0, total_steps=10, anneal_strategy="cosine"), ValueError, "anneal_strategy"),
-    "plateau_factor": (lambda o: ours.ReduceLROnPlateau(o, factor=1.0), ValueError, "Factor should be < 1.0"),
-    "plateau_mode": (lambda o: ours.ReduceLROnPlateau(o, mode="minimum"), ValueError, "mode minimum is unknown"),
+        lambda o: ours.OneCycleLR(o, 1.0, total_steps=10, anneal_strategy="cosine"),
+        ValueError,
+        "anneal_strategy",
+    ),
+    "plateau_factor": (
+        lambda o: ours.ReduceLROnPlateau(o, factor=1.0),
+        ValueError,
+        "Factor should be < 1.0",
+    ),
+    "plateau_mode": (
+        lambda o: ours.ReduceLROnPlateau(o, mode="minimum"),
+        ValueError,
+        "mode minimum is unknown",
+    ),
     "plateau_threshold_mode": (
-        lambda o: ours.ReduceLROnPlateau(o, threshold_mode="relative"), ValueError, "threshold mode relative"),
-    "plateau_min_lrs": (lambda o: ours.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "expected 3 min_lrs"),
-    "not_an_optimizer": (lambda o: ours.ExponentialLR(object(), 0.9), TypeError, "is not an Optimizer"),
-    "plateau_not_an_optimizer": (lambda o: ours.ReduceLROnPlateau(object()), TypeError, "is not an Optimizer"),
+        lambda o: ours.ReduceLROnPlateau(o, threshold_mode="relative"),
+        ValueError,
+        "threshold mode relative",
+    ),
+    "plateau_min_lrs": (
+        lambda o: ours.ReduceLROnPlateau(o, min_lr=[0.1]),
+        ValueError,
+        "expected 3 min_lrs",
+    ),
+    "not_an_optimizer": (
+        lambda o: ours.ExponentialLR(object(), 0.9),
+        TypeError,
+        "is not an Optimizer",
+    ),
+    "plateau_not_an_optimizer": (
+        lambda o: ours.ReduceLROnPlateau(object()),
+        TypeError,
+        "is not an Optimizer",
+    ),
 }
 
 

@@ -11,7 +11,10 @@ from tests.test_schedulers_torch_oracle import make_optimizer, run
 
 SEQUENTIAL = {
     "warmup_then_cosine": (
-        lambda M, o: [M.LinearLR(o, start_factor=0.1, total_iters=10), M.CosineAnnealingLR(o, T_max=90)],
+        lambda M, o: [
+            M.LinearLR(o, start_factor=0.1, total_iters=10),
+            M.CosineAnnealingLR(o, T_max=90),
+        ],
         [10],
     ),
     "constant_then_exponential": (
@@ -27,7 +30,10 @@ SEQUENTIAL = {
         [5, 100],
     ),
     "lambda_and_restarts": (
-        lambda M, o: [M.LambdaLR(o, lambda e: (e + 1) / 10), M.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2)],
+        lambda M, o: [
+            M.LambdaLR(o, lambda e: (e + 1) / 10),
+            M.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2),
+        ],
         [9],
     ),
     "polynomial_and_multistep": (
@@ -96,8 +102,10 @@ def test_one_chain_of_ours_and_torch_schedulers(outer):
 
     def build(inner_first, inner_second):
         return lambda _, o: outer.ChainedScheduler(
-            [inner_first.LinearLR(o, start_factor=0.2, total_iters=25),
-             inner_second.StepLR(o, step_size=30, gamma=0.5)]
+            [
+                inner_first.LinearLR(o, start_factor=0.2, total_iters=25),
+                inner_second.StepLR(o, step_size=30, gamma=0.5),
+            ]
         )
 
     expected = run(build(theirs, theirs), None)
@@ -121,8 +129,10 @@ def test_chain_of_sequential_identical_to_torch():
 @pytest.mark.parametrize("make", ["sequential", "chained"])
 def test_composite_state_dict_round_trip_mid_run(make):
     """Save at step 150, rebuild from scratch, load, continue: same as never stopping."""
-    build = sequential(ours, ours)("three_pieces") if make == "sequential" else chained(ours, ours)(
-        "warmup_step_cosine"
+    build = (
+        sequential(ours, ours)("three_pieces")
+        if make == "sequential"
+        else chained(ours, ours)("warmup_step_cosine")
     )
     reference = run(build, None)
     optimizer = make_optimizer()
@@ -144,7 +154,9 @@ def test_composite_state_dict_round_trip_mid_run(make):
     assert lrs == [lr for lr, _ in reference[150:]]
 
 
-@pytest.mark.parametrize("plateau", [ours.ReduceLROnPlateau, theirs.ReduceLROnPlateau], ids=["ours", "torch"])
+@pytest.mark.parametrize(
+    "plateau", [ours.ReduceLROnPlateau, theirs.ReduceLROnPlateau], ids=["ours", "torch"]
+)
 @pytest.mark.parametrize("composite", ["SequentialLR", "ChainedScheduler"])
 def test_composites_reject_plateau(composite, plateau):
     optimizer = make_optimizer()

@@ -19,7 +19,9 @@ LRS = (0.1, 0.037, 1.3)
 
 def make_optimizer(kind: str = "sgd", lrs=LRS, device="cpu") -> torch.optim.Optimizer:
     """An optimizer with one small parameter per group and the given learning rates."""
-    groups = [{"params": [torch.zeros(2, device=device, requires_grad=True)], "lr": lr} for lr in lrs]
+    groups = [
+        {"params": [torch.zeros(2, device=device, requires_grad=True)], "lr": lr} for lr in lrs
+    ]
     if kind == "adam":
         return torch.optim.Adam(groups, lr=0.1)
     return torch.optim.SGD(groups, lr=0.1, momentum=0.9 if kind == "momentum" else 0.0)
@@ -50,9 +52,11 @@ def _plateau_metrics() -> list[float]:
     """A validation-loss-like stream: falls, plateaus (flat, then noisy), falls again, rises."""
     noise = torch.rand(STEPS, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     flat = [1.0] * 40 + [0.5] * 60 + [0.5 + 1e-5 * i for i in range(50)]
-    return flat + [0.4 + 0.05 * float(n) for n in noise[: STEPS - len(flat) - 50]] + [
-        0.3 - 0.001 * i for i in range(50)
-    ]
+    return (
+        flat
+        + [0.4 + 0.05 * float(n) for n in noise[: STEPS - len(flat) - 50]]
+        + [0.3 - 0.001 * i for i in range(50)]
+    )
 
 
 PLATEAU_METRICS = _plateau_metrics()
@@ -87,7 +91,9 @@ CONFIGS = {
     "cosine_short": lambda M, o: M.CosineAnnealingLR(o, T_max=7),
     "cosine_long": lambda M, o: M.CosineAnnealingLR(o, T_max=100, eta_min=1e-3),
     "warm_restarts": lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=10),
-    "warm_restarts_mult": lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3),
+    "warm_restarts_mult": lambda M, o: M.CosineAnnealingWarmRestarts(
+        o, T_0=3, T_mult=2, eta_min=1e-3
+    ),
     "warm_restarts_mult3": lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=1, T_mult=3),
     "plateau": lambda M, o: M.ReduceLROnPlateau(o, patience=5),
     "plateau_cooldown_minlr": lambda M, o: M.ReduceLROnPlateau(
@@ -113,15 +119,26 @@ CYCLIC_CONFIGS = {
     "cyclic_exp_range": (
         "momentum",
         lambda M, o: M.CyclicLR(
-            o, 0.001, [0.1, 0.2, 0.3], step_size_up=13, mode="exp_range", gamma=0.995,
-            base_momentum=[0.8, 0.85, 0.7], max_momentum=0.95,
+            o,
+            0.001,
+            [0.1, 0.2, 0.3],
+            step_size_up=13,
+            mode="exp_range",
+            gamma=0.995,
+            base_momentum=[0.8, 0.85, 0.7],
+            max_momentum=0.95,
         ),
     ),
     "cyclic_scale_fn_iterations": (
         "sgd",
         lambda M, o: M.CyclicLR(
-            o, 0.01, 0.1, step_size_up=4, scale_fn=lambda x: 1 / (1 + 0.01 * x),
-            scale_mode="iterations", cycle_momentum=False,
+            o,
+            0.01,
+            0.1,
+            step_size_up=4,
+            scale_fn=lambda x: 1 / (1 + 0.01 * x),
+            scale_mode="iterations",
+            cycle_momentum=False,
         ),
     ),
     "cyclic_scale_fn_cycle": (
@@ -138,8 +155,15 @@ CYCLIC_CONFIGS = {
     "one_cycle_three_phase": (
         "momentum",
         lambda M, o: M.OneCycleLR(
-            o, max_lr=0.3, total_steps=STEPS + 1, pct_start=0.25, three_phase=True,
-            div_factor=10.0, final_div_factor=100.0, base_momentum=0.8, max_momentum=[0.9, 0.95, 0.99],
+            o,
+            max_lr=0.3,
+            total_steps=STEPS + 1,
+            pct_start=0.25,
+            three_phase=True,
+            div_factor=10.0,
+            final_div_factor=100.0,
+            base_momentum=0.8,
+            max_momentum=[0.9, 0.95, 0.99],
         ),
     ),
     "one_cycle_no_momentum": (
@@ -160,7 +184,9 @@ def test_sequence_identical_to_torch(name, device):
 @pytest.mark.parametrize("name", sorted(CYCLIC_CONFIGS))
 def test_cyclic_sequence_and_momentum_identical_to_torch(name, device):
     kind, build = CYCLIC_CONFIGS[name]
-    assert run(build, ours, kind=kind, device=device) == run(build, theirs, kind=kind, device=device)
+    assert run(build, ours, kind=kind, device=device) == run(
+        build, theirs, kind=kind, device=device
+    )
 
 
 def test_plateau_stream_really_cuts_the_rate():
@@ -184,7 +210,10 @@ def test_lambda_epoch_div_30_gives_zero_rate_for_30_epochs():
 # from the closed form by a few ulps per step (measured max below 1e-13 over 300 steps).
 CLOSED_FORMS = {
     "lambda": (lambda t, b: closed_form.lambda_lr_at(t, b, lr_lambda=lambda e: 0.97**e), 0),
-    "multiplicative": (lambda t, b: closed_form.multiplicative_lr_at(t, b, lr_lambda=lambda e: 0.95), 0),
+    "multiplicative": (
+        lambda t, b: closed_form.multiplicative_lr_at(t, b, lr_lambda=lambda e: 0.95),
+        0,
+    ),
     "step": (lambda t, b: closed_form.step_lr_at(t, b, step_size=7, gamma=0.1), 1e-14),
     "step_note002": (lambda t, b: closed_form.step_lr_at(t, b, step_size=4, gamma=0.5), 0),
     "multistep_repeated": (
@@ -195,10 +224,18 @@ CLOSED_FORMS = {
         lambda t, b: closed_form.multi_step_lr_at(t, b, milestones=[8, 24, 28], gamma=0.5),
         0,
     ),
-    "constant_long": (lambda t, b: closed_form.constant_lr_at(t, b, factor=0.1, total_iters=20), 1e-15),
-    "linear_warmup": (lambda t, b: closed_form.linear_lr_at(t, b, start_factor=0.05, total_iters=40), 1e-14),
+    "constant_long": (
+        lambda t, b: closed_form.constant_lr_at(t, b, factor=0.1, total_iters=20),
+        1e-15,
+    ),
+    "linear_warmup": (
+        lambda t, b: closed_form.linear_lr_at(t, b, start_factor=0.05, total_iters=40),
+        1e-14,
+    ),
     "linear_full": (
-        lambda t, b: closed_form.linear_lr_at(t, b, start_factor=0.1, end_factor=0.9, total_iters=300),
+        lambda t, b: closed_form.linear_lr_at(
+            t, b, start_factor=0.1, end_factor=0.9, total_iters=300
+        ),
         1e-14,
     ),
     "exponential": (lambda t, b: closed_form.exponential_lr_at(t, b, gamma=0.97), 1e-13),
@@ -213,7 +250,9 @@ CLOSED_FORMS = {
     ),
     "cosine_short": (lambda t, b: closed_form.cosine_annealing_lr_at(t, b, T_max=7), 1e-13),
     "warm_restarts_mult": (
-        lambda t, b: restarts.cosine_annealing_warm_restarts_lr_at(t, b, T_0=3, T_mult=2, eta_min=1e-3),
+        lambda t, b: restarts.cosine_annealing_warm_restarts_lr_at(
+            t, b, T_0=3, T_mult=2, eta_min=1e-3
+        ),
         0,
     ),
 }
@@ -242,7 +281,10 @@ def test_cyclic_closed_form_is_the_scheduler(name):
     optimizer = make_optimizer(kind)
     scheduler = build(ours, optimizer)
     for t in range(STEPS):
-        expected = [cyclic.cyclic_lr_at(t, lo, hi, **kwargs) for lo, hi in zip(scheduler.base_lrs, scheduler.max_lrs)]
+        expected = [
+            cyclic.cyclic_lr_at(t, lo, hi, **kwargs)
+            for lo, hi in zip(scheduler.base_lrs, scheduler.max_lrs, strict=True)
+        ]
         assert scheduler.get_last_lr() == expected
         optimizer.step()
         scheduler.step()
@@ -251,8 +293,14 @@ def test_cyclic_closed_form_is_the_scheduler(name):
 @pytest.mark.parametrize("three_phase", [False, True])
 @pytest.mark.parametrize("strategy", ["cos", "linear"])
 def test_one_cycle_closed_form_is_the_scheduler(three_phase, strategy):
-    kwargs = dict(total_steps=STEPS, pct_start=0.4, anneal_strategy=strategy, div_factor=20.0,
-                  final_div_factor=50.0, three_phase=three_phase)
+    kwargs = dict(
+        total_steps=STEPS,
+        pct_start=0.4,
+        anneal_strategy=strategy,
+        div_factor=20.0,
+        final_div_factor=50.0,
+        three_phase=three_phase,
+    )
     optimizer = make_optimizer("momentum")
     scheduler = ours.OneCycleLR(optimizer, max_lr=list(LRS), **kwargs)
     for t in range(STEPS):
@@ -266,8 +314,17 @@ EPOCHS = [0, 5, 3, 3, 17, 40, 1, 100, 299, 64, 31, 32, 33]
 
 @pytest.mark.parametrize(
     "name",
-    ["step", "multistep_repeated", "constant_long", "linear_warmup", "exponential",
-     "polynomial_square", "cosine_long", "lambda", "multiplicative"],
+    [
+        "step",
+        "multistep_repeated",
+        "constant_long",
+        "linear_warmup",
+        "exponential",
+        "polynomial_square",
+        "cosine_long",
+        "lambda",
+        "multiplicative",
+    ],
 )
 def test_step_with_epoch_uses_the_closed_form_like_torch(name):
     """step(epoch) (deprecated in torch, still supported) jumps to the closed form at ``epoch``
@@ -313,7 +370,10 @@ def test_warm_restarts_fractional_epochs_like_torch(T_0, T_mult):
         else:
             assert s_ours.get_last_lr() == s_theirs.get_last_lr(), epoch
             assert (s_ours.T_cur, s_ours.T_i, s_ours.last_epoch) == (
-                s_theirs.T_cur, s_theirs.T_i, s_theirs.last_epoch)
+                s_theirs.T_cur,
+                s_theirs.T_i,
+                s_theirs.last_epoch,
+            )
     assert bugs == (1 if (T_0, T_mult) == (1, 3) else 0)
 
 
@@ -325,7 +385,9 @@ def test_warm_restarts_closed_form_equals_stepping_one_epoch_at_a_time():
     for epoch in range(1, 400):
         optimizer.step()
         scheduler.step()
-        expected = [restarts.cosine_annealing_warm_restarts_lr_at(epoch, b, T_0=1, T_mult=3) for b in LRS]
+        expected = [
+            restarts.cosine_annealing_warm_restarts_lr_at(epoch, b, T_0=1, T_mult=3) for b in LRS
+        ]
         assert scheduler.get_last_lr() == expected
 
 
@@ -342,6 +404,6 @@ def test_tensor_learning_rates_like_torch(name):
             for _ in range(50):
                 optimizer.step()
                 scheduler.step()
-        assert all(g["lr"] is t for g, t in zip(optimizer.param_groups, tensors))
+        assert all(g["lr"] is t for g, t in zip(optimizer.param_groups, tensors, strict=True))
         records.append([float(lr) for lr in scheduler.get_last_lr()])
     assert records[0] == records[1]

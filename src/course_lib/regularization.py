@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 
-def coupled_weight_decay(grad: torch.Tensor, param: torch.Tensor, weight_decay: float) -> torch.Tensor:
+def coupled_weight_decay(
+    grad: torch.Tensor, param: torch.Tensor, weight_decay: float
+) -> torch.Tensor:
     """L2 in the gradient: :math:`g \\leftarrow g + \\lambda\\theta` (out of place).
 
     This is what ``weight_decay=`` does in ``torch.optim.SGD``, ``Adam``, ``RMSprop`` and most
@@ -65,7 +67,9 @@ def decoupled_weight_decay(param: torch.Tensor, *, lr: float, weight_decay: floa
 def _parameter_list(params) -> list[torch.Tensor]:
     params = [params] if isinstance(params, torch.Tensor) else list(params)
     if not params:
-        raise ValueError("params is an empty parameter list: pass model.parameters() or a list of tensors")
+        raise ValueError(
+            "params is an empty parameter list: pass model.parameters() or a list of tensors"
+        )
     return params
 
 
@@ -146,7 +150,9 @@ def dropout(
     r"""Inverted dropout: while training, zero each element with probability
     :math:`p_\text{drop}` = ``p`` and scale the survivors by :math:`1/(1 - p_\text{drop})`,
 
-    .. math:: y = x \odot m / (1 - p_\text{drop}), \qquad m_j \sim \mathrm{Bernoulli}(1 - p_\text{drop}),
+    .. math::
+        y = x \odot m / (1 - p_\text{drop}), \qquad
+        m_j \sim \mathrm{Bernoulli}(1 - p_\text{drop}),
 
     so that :math:`\mathbb E[y] = x` and evaluation (``training=False``) is the identity. The
     mask is drawn like torch's CPU kernel (``bernoulli_`` on a tensor shaped like the input,

@@ -31,7 +31,9 @@ CASES = {
     "OneCycleLR": lambda M, o: M.OneCycleLR(o, max_lr=0.5, total_steps=LONG),
     "ReduceLROnPlateau": lambda M, o: M.ReduceLROnPlateau(o, patience=3, cooldown=2),
     "SequentialLR": lambda M, o: M.SequentialLR(
-        o, [M.LinearLR(o, start_factor=0.1, total_iters=100), M.CosineAnnealingLR(o, T_max=500)], [100]
+        o,
+        [M.LinearLR(o, start_factor=0.1, total_iters=100), M.CosineAnnealingLR(o, T_max=500)],
+        [100],
     ),
     "ChainedScheduler": lambda M, o: M.ChainedScheduler(
         [M.ConstantLR(o, factor=0.5, total_iters=100), M.ExponentialLR(o, gamma=0.99999)]
@@ -68,8 +70,15 @@ def main() -> str:
     for name in CASES:
         ours_s, theirs_s = compare(_stepper(name, ours), _stepper(name, theirs), repeat=3, warmup=1)
         ratio = ours_s / theirs_s
-        rows.append([name, 1e6 * ours_s / STEPS, 1e6 * theirs_s / STEPS, ratio,
-                     "yes" if ratio <= BUDGET else "NO"])
+        rows.append(
+            [
+                name,
+                1e6 * ours_s / STEPS,
+                1e6 * theirs_s / STEPS,
+                ratio,
+                "yes" if ratio <= BUDGET else "NO",
+            ]
+        )
     table = markdown_table(
         ["scheduler", "ours (us/step)", "torch (us/step)", "ratio", f"<= {BUDGET}x"], rows
     )

@@ -194,9 +194,7 @@ class LinearLR(LRScheduler):
         if self._is_initial or self.last_epoch > self.total_iters:
             return self._current_lrs()
         slope = self.end_factor - self.start_factor
-        ratio = 1.0 + slope / (
-            self.total_iters * self.start_factor + (self.last_epoch - 1) * slope
-        )
+        ratio = 1.0 + slope / (self.total_iters * self.start_factor + (self.last_epoch - 1) * slope)
         return self._scaled_lrs(ratio)
 
     def _get_closed_form_lr(self) -> list[float]:
@@ -321,9 +319,7 @@ class CosineAnnealingLR(LRScheduler):
                 for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True)
             ]
         ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
-        return [
-            ratio * (group["lr"] - eta_min) + eta_min for group in self.optimizer.param_groups
-        ]
+        return [ratio * (group["lr"] - eta_min) + eta_min for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self) -> list[float]:
         return [

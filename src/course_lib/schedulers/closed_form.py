@@ -44,9 +44,7 @@ def lambda_lr_at(step: int, base_lr: float, *, lr_lambda: Callable[[int], float]
     return base_lr * lr_lambda(step)
 
 
-def multiplicative_lr_at(
-    step: int, base_lr: float, *, lr_lambda: Callable[[int], float]
-) -> float:
+def multiplicative_lr_at(step: int, base_lr: float, *, lr_lambda: Callable[[int], float]) -> float:
     r"""``MultiplicativeLR``: :math:`\eta_t = \eta_0 \prod_{s=1}^{t} f(s)`.
 
     Each step multiplies the rate by :math:`f(t)`; the product is taken left to right, the

@@ -120,7 +120,9 @@ def _momentum_setup(optimizer, base_momentum, max_momentum, last_epoch):
     base_momentums = _format_param("base_momentum", optimizer, base_momentum)
     max_momentums = _format_param("max_momentum", optimizer, max_momentum)
     if last_epoch == -1:
-        for group, high, low in zip(optimizer.param_groups, max_momentums, base_momentums, strict=True):
+        for group, high, low in zip(
+            optimizer.param_groups, max_momentums, base_momentums, strict=True
+        ):
             _set_momentum(group, high, use_beta1)
             group["max_momentum"] = high
             group["base_momentum"] = low
@@ -144,7 +146,8 @@ class CyclicLR(LRScheduler):
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
     >>> sched, seen = CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2), []
     >>> for _ in range(4):
-    ...     seen.append((round(sched.get_last_lr()[0], 2), round(opt.param_groups[0]["momentum"], 2)))
+    ...     momentum = opt.param_groups[0]["momentum"]
+    ...     seen.append((round(sched.get_last_lr()[0], 2), round(momentum, 2)))
     ...     opt.step(); sched.step()
     >>> seen
     [(0.1, 0.9), (0.3, 0.85), (0.5, 0.8), (0.3, 0.85)]
@@ -203,7 +206,10 @@ class CyclicLR(LRScheduler):
                 self.optimizer.param_groups, self.base_momentums, self.max_momentums, strict=True
             ):
                 _set_momentum(group, _between(high, low, *point), self.use_beta1)
-        return [_between(low, high, *point) for low, high in zip(self.base_lrs, self.max_lrs, strict=True)]
+        return [
+            _between(low, high, *point)
+            for low, high in zip(self.base_lrs, self.max_lrs, strict=True)
+        ]
 
     def state_dict(self) -> dict:
         """torch's rule: a plain-function ``scale_fn`` is not saved (``None``), a callable

@@ -17,9 +17,20 @@ from .closed_form import lambda_lr_at
 __all__ = ["LambdaLR", "MultiplicativeLR"]
 
 
-class _LambdaState:
-    """torch's state_dict rule for ``lr_lambdas``: a plain function or lambda cannot be saved
-    (``None``); a callable object saves its ``__dict__``."""
+class _LambdaScheduler(LRScheduler):
+    """Shared by both: one function per param group, and torch's state_dict rule for
+    ``lr_lambdas`` (a plain function or lambda cannot be saved, ``None``; a callable object
+    saves its ``__dict__``)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = lambdas_per_group(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
@@ -37,7 +48,7 @@ class _LambdaState:
                 fn.__dict__.update(saved)
 
 
-class LambdaLR(_LambdaState, LRScheduler):
+class LambdaLR(_LambdaScheduler):
     r""":math:`\eta_t = \eta_0 \, f(t)`, one function for all groups or one per group
     (see :func:`~course_lib.schedulers.closed_form.lambda_lr_at`).
 
@@ -50,16 +61,6 @@ class LambdaLR(_LambdaState, LRScheduler):
     [0.0125]
     """
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = lambdas_per_group(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()
         return [
@@ -68,21 +69,11 @@ class LambdaLR(_LambdaState, LRScheduler):
         ]
 
 
-class MultiplicativeLR(_LambdaState, LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     r""":math:`\eta_t = \eta_{t-1} \, f(t)` (closed form
     :func:`~course_lib.schedulers.closed_form.multiplicative_lr_at`). As in torch,
     ``step(epoch)`` multiplies the current rate by ``f(epoch)`` once (there is no closed form
     in torch for it)."""
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = lambdas_per_group(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         self._warn_if_outside_step()

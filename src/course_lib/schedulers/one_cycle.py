@@ -33,7 +33,13 @@ def _one_cycle_phases(total_steps: int, pct_start: float, three_phase: bool) -> 
     if three_phase:
         return [
             _phase(rise, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-            _phase(float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+            _phase(
+                float(2 * pct_start * total_steps) - 2,
+                "max_lr",
+                "initial_lr",
+                "base_momentum",
+                "max_momentum",
+            ),
             _phase(total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
         ]
     return [
@@ -158,7 +164,9 @@ class OneCycleLR(LRScheduler):
         for group in self.optimizer.param_groups:
             lrs.append(_phase_value(step, phases, group, "start_lr", "end_lr", strategy))
             if self.cycle_momentum:
-                momentum = _phase_value(step, phases, group, "start_momentum", "end_momentum", strategy)
+                momentum = _phase_value(
+                    step, phases, group, "start_momentum", "end_momentum", strategy
+                )
                 _set_momentum(group, momentum, self.use_beta1)
         return lrs
 

@@ -135,7 +135,10 @@ class ReduceLROnPlateau(LRScheduler):
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self.last_epoch = epoch
         if is_better(
-            current, self.best, mode=self.mode, threshold=self.threshold,
+            current,
+            self.best,
+            mode=self.mode,
+            threshold=self.threshold,
             threshold_mode=self.threshold_mode,
         ):
             self.best = current

@@ -52,7 +52,9 @@ class LRRangeTestResult(NamedTuple):
     diverged: bool
 
 
-def range_test_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exp") -> list[float]:
+def range_test_lrs(
+    start_lr: float, end_lr: float, num_steps: int, mode: str = "exp"
+) -> list[float]:
     r"""The sweep: :math:`\eta_i = \eta_\text{start} (\eta_\text{end}/\eta_\text{start})^{i/(n-1)}`
     (``exp``) or :math:`\eta_\text{start} + (\eta_\text{end} - \eta_\text{start})\, i/(n-1)`
     (``linear``), for :math:`i = 0, \dots, n-1`.
@@ -147,7 +149,9 @@ def lr_range_test(
     was_training = model.training
     try:
         model.train()
-        losses, diverged = _sweep(model, optimizer, loss_fn, _forever(data), lrs, smoothing, diverge_threshold)
+        losses, diverged = _sweep(
+            model, optimizer, loss_fn, _forever(data), lrs, smoothing, diverge_threshold
+        )
     finally:
         model.load_state_dict(saved[0])
         optimizer.load_state_dict(saved[1])
@@ -192,6 +196,8 @@ def _check_sweep(start_lr, end_lr, num_steps, mode) -> None:
     if mode not in ("exp", "linear"):
         raise ValueError(f"mode must be 'exp' or 'linear', but got {mode!r}")
     if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, but got start_lr={start_lr}, end_lr={end_lr}")
+        raise ValueError(
+            f"need 0 < start_lr < end_lr, but got start_lr={start_lr}, end_lr={end_lr}"
+        )
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
         raise ValueError(f"num_steps must be an integer >= 2, but got {num_steps!r}")
