@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as theirs
 
+from course_lib import optim
 from course_lib import schedulers as ours
 from tests.test_schedulers_torch_oracle import (
     CONFIGS,
@@ -361,3 +362,39 @@ def test_warm_restarts_refuses_negative_epoch():
     scheduler = ours.CosineAnnealingWarmRestarts(make_optimizer(), T_0=3)
     with pytest.raises(ValueError, match="non-negative epoch"):
         scheduler.step(-1)
+
+
+@pytest.mark.parametrize(
+    "optimizer_name, build",
+    [
+        ("SGD", lambda M, o: M.OneCycleLR(o, max_lr=0.5, total_steps=60)),
+        ("Adam", lambda M, o: M.CyclicLR(o, 0.001, 0.05, step_size_up=7)),
+        ("SGD", lambda M, o: M.ReduceLROnPlateau(o, factor=0.5, patience=2)),
+    ],
+)
+def test_our_schedulers_drive_course_lib_optimizers(optimizer_name, build):
+    """Ours on course_lib.optim's optimizers set the same rates and momenta as torch's
+    schedulers on torch's optimizers, and training follows the same path."""
+    g = torch.Generator().manual_seed(9)
+    x, y = torch.randn(32, 3, generator=g), torch.randn(32, generator=g)
+    runs = []
+    for opt_module, sched_module in ((optim, ours), (torch.optim, theirs)):
+        w = torch.zeros(3, requires_grad=True)
+        kwargs = {"momentum": 0.9} if optimizer_name == "SGD" else {}
+        optimizer = getattr(opt_module, optimizer_name)([w], lr=0.01, **kwargs)
+        scheduler = build(sched_module, optimizer)
+        seen = []
+        for _ in range(60):
+            optimizer.zero_grad()
+            loss = (x @ w - y).pow(2).mean()
+            loss.backward()
+            optimizer.step()
+            if isinstance(scheduler, ours.ReduceLROnPlateau | theirs.ReduceLROnPlateau):
+                scheduler.step(loss.item())
+            else:
+                scheduler.step()
+            group = optimizer.param_groups[0]
+            seen.append((group["lr"], group.get("momentum"), group.get("betas")))
+        runs.append((seen, w.detach()))
+    assert runs[0][0] == runs[1][0]
+    torch.testing.assert_close(runs[0][1], runs[1][1])

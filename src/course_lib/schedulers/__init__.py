@@ -2,27 +2,21 @@ r"""Learning-rate schedulers (syllabus section 4): every scheduler of
 ``torch.optim.lr_scheduler``, each schedule also as a pure closed form ``<name>_lr_at(step, ...)``,
 and the LR range test.
 
-========================  ==========================================  =====================
-scheduler                 closed form                                 module
-========================  ==========================================  =====================
-LambdaLR                  :func:`lambda_lr_at`                        lambdas
-MultiplicativeLR          :func:`multiplicative_lr_at`                lambdas
-StepLR                    :func:`step_lr_at`                          chainable
-MultiStepLR               :func:`multi_step_lr_at`                    chainable
-ConstantLR                :func:`constant_lr_at`                      chainable
-LinearLR                  :func:`linear_lr_at`                        chainable
-ExponentialLR             :func:`exponential_lr_at`                   chainable
-PolynomialLR              :func:`polynomial_lr_at`                    chainable
-CosineAnnealingLR         :func:`cosine_annealing_lr_at`              chainable
-CosineAnnealingWarmRestarts :func:`cosine_annealing_warm_restarts_lr_at`  restarts
-CyclicLR                  :func:`cyclic_lr_at`                        cyclic
-OneCycleLR                :func:`one_cycle_lr_at`                     one_cycle
-ReduceLROnPlateau         (state: best, bad epochs; :func:`is_better`) plateau
-SequentialLR, ChainedScheduler  (compose other schedulers)            composite
-========================  ==========================================  =====================
+- ``LambdaLR`` (:func:`lambda_lr_at`), ``MultiplicativeLR`` (:func:`multiplicative_lr_at`):
+  module ``lambdas``;
+- ``StepLR``, ``MultiStepLR``, ``ConstantLR``, ``LinearLR``, ``ExponentialLR``,
+  ``PolynomialLR``, ``CosineAnnealingLR`` (:func:`step_lr_at`, :func:`multi_step_lr_at`, ...):
+  module ``chainable``, closed forms in ``closed_form``;
+- ``CosineAnnealingWarmRestarts`` (:func:`cosine_annealing_warm_restarts_lr_at`): ``restarts``;
+- ``CyclicLR`` (:func:`cyclic_lr_at`): ``cyclic``; ``OneCycleLR`` (:func:`one_cycle_lr_at`):
+  ``one_cycle``;
+- ``ReduceLROnPlateau`` (explicit state; :func:`is_better`): ``plateau``;
+- ``SequentialLR``, ``ChainedScheduler`` (compose other schedulers): ``composite``;
+- :func:`lr_range_test` (with :func:`range_test_lrs`, :func:`smooth_losses`,
+  :func:`steepest_lr`): ``range_test``.
 
-All classes subclass torch's ``LRScheduler`` (re-exported here as :class:`LRScheduler`, with
-two helpers), so they mix freely with torch's schedulers.
+All classes subclass torch's ``LRScheduler`` (through :class:`LRScheduler`, which adds a few
+helpers), so they mix freely with torch's schedulers.
 """
 
 from .base import LRScheduler
@@ -51,7 +45,13 @@ from .cyclic import CyclicLR, cyclic_lr_at
 from .lambdas import LambdaLR, MultiplicativeLR
 from .one_cycle import OneCycleLR, one_cycle_lr_at
 from .plateau import ReduceLROnPlateau, is_better
-from .range_test import LRRangeTestResult, lr_range_test
+from .range_test import (
+    LRRangeTestResult,
+    lr_range_test,
+    range_test_lrs,
+    smooth_losses,
+    steepest_lr,
+)
 from .restarts import CosineAnnealingWarmRestarts, cosine_annealing_warm_restarts_lr_at
 
 __all__ = [
@@ -85,5 +85,8 @@ __all__ = [
     "multiplicative_lr_at",
     "one_cycle_lr_at",
     "polynomial_lr_at",
+    "range_test_lrs",
+    "smooth_losses",
     "step_lr_at",
+    "steepest_lr",
 ]

@@ -24,7 +24,7 @@ __all__ = ["LRScheduler"]
 
 
 class LRScheduler(lr_scheduler.LRScheduler):
-    r"""Base class of course_lib's schedulers: torch's ``LRScheduler`` plus two small helpers.
+    r"""Base class of course_lib's schedulers: torch's ``LRScheduler`` plus small helpers.
 
     A subclass sets its hyperparameters, calls ``super().__init__(optimizer, last_epoch)`` and
     implements ``get_lr()``, the rates for step ``self.last_epoch``.

@@ -14,9 +14,11 @@ differently from the closed form: :math:`((\eta_0\gamma)\gamma)\gamma \ne \eta_0
 the last bit for most :math:`\gamma`, and the same holds for ``ConstantLR``
 (:math:`\eta_0 f \cdot \frac1f \ne \eta_0`), ``LinearLR``, ``PolynomialLR`` and
 ``CosineAnnealingLR``. The classes therefore follow torch's recurrence operation for operation
-(bit-identical sequences, alone or chained); the closed forms agree with them to a relative
-1e-13 (tests/test_schedulers_torch_oracle.py measures it). ``MultiplicativeLR``, chainable
-too, lives with ``LambdaLR`` in :mod:`course_lib.schedulers.lambdas`.
+(bit-identical sequences, alone or chained); over 300 steps the closed forms stay within
+:math:`10^{-13}\,\eta_0` of them (tests/test_schedulers_torch_oracle.py checks it), and are
+exactly equal when :math:`\gamma` (or ``ConstantLR``'s factor) is a power of 2.
+``MultiplicativeLR``, chainable too, lives with ``LambdaLR`` in
+:mod:`course_lib.schedulers.lambdas`.
 """
 
 import math
