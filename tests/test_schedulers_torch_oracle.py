@@ -8,6 +8,8 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.optim import lr_scheduler as theirs
 
 from course_lib import schedulers as ours
@@ -407,3 +409,38 @@ def test_tensor_learning_rates_like_torch(name):
         assert all(g["lr"] is t for g, t in zip(optimizer.param_groups, tensors, strict=True))
         records.append([float(lr) for lr in scheduler.get_last_lr()])
     assert records[0] == records[1]
+
+
+RANDOM_HYPERPARAMETERS = {
+    "StepLR": {"step_size": st.integers(1, 40), "gamma": st.floats(0.05, 1.5)},
+    "MultiStepLR": {
+        "milestones": st.lists(st.integers(0, 120), max_size=6),
+        "gamma": st.floats(0.05, 1.5),
+    },
+    "ConstantLR": {"factor": st.floats(0.01, 1.0), "total_iters": st.integers(1, 120)},
+    "LinearLR": {
+        "start_factor": st.floats(0.01, 1.0),
+        "end_factor": st.floats(0.0, 1.0),
+        "total_iters": st.integers(1, 120),
+    },
+    "ExponentialLR": {"gamma": st.floats(0.9, 1.01)},
+    "PolynomialLR": {"total_iters": st.integers(1, 120), "power": st.floats(0.1, 3.0)},
+    "CosineAnnealingLR": {"T_max": st.integers(1, 60), "eta_min": st.floats(0.0, 0.05)},
+    "CosineAnnealingWarmRestarts": {
+        "T_0": st.integers(1, 20),
+        "T_mult": st.integers(1, 3),
+        "eta_min": st.floats(0.0, 0.05),
+    },
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_random_hyperparameters_identical_to_torch(data):
+    name = data.draw(st.sampled_from(sorted(RANDOM_HYPERPARAMETERS)), label="scheduler")
+    kwargs = data.draw(st.fixed_dictionaries(RANDOM_HYPERPARAMETERS[name]), label="kwargs")
+
+    def build(module, optimizer):
+        return getattr(module, name)(optimizer, **kwargs)
+
+    assert run(build, ours, steps=150) == run(build, theirs, steps=150)
