@@ -81,6 +81,20 @@ def check_positive(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive number, but got {value!r}")
 
 
+def values_per_group(name: str, optimizer, value) -> list:
+    """One value per param group, from one value or a list/tuple of them (torch's rule);
+    tensors are copied so that groups do not share them."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(
+                f"{name} must have the same length as optimizer.param_groups. {name} has "
+                f"{len(value)} values, param_groups has {len(optimizer.param_groups)}."
+            )
+    else:
+        value = [value] * len(optimizer.param_groups)
+    return [v.clone() if isinstance(v, torch.Tensor) else v for v in value]
+
+
 def lambdas_per_group(optimizer, lr_lambda) -> list:
     """One callable per param group, from one callable or a list/tuple of them (torch's rule)."""
     if isinstance(lr_lambda, (list, tuple)):

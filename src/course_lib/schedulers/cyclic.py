@@ -15,9 +15,8 @@ import types
 from collections.abc import Callable
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import _format_param
 
-from .base import LRScheduler, set_group_lr
+from .base import LRScheduler, set_group_lr, values_per_group
 
 __all__ = ["CyclicLR", "cyclic_lr_at"]
 
@@ -117,8 +116,8 @@ def _momentum_setup(optimizer, base_momentum, max_momentum, last_epoch):
             "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
         )
     use_beta1 = "betas" in optimizer.defaults
-    base_momentums = _format_param("base_momentum", optimizer, base_momentum)
-    max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+    base_momentums = values_per_group("base_momentum", optimizer, base_momentum)
+    max_momentums = values_per_group("max_momentum", optimizer, max_momentum)
     if last_epoch == -1:
         for group, high, low in zip(
             optimizer.param_groups, max_momentums, base_momentums, strict=True
@@ -172,11 +171,11 @@ class CyclicLR(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
-        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        base_lrs = values_per_group("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
                 set_group_lr(group, lr)
-        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        self.max_lrs = values_per_group("max_lr", optimizer, max_lr)
         self.total_size, self.step_ratio = _cycle_shape(step_size_up, step_size_down)
         self.scale_mode = _check_cyclic_mode(mode, scale_fn, scale_mode)
         self.mode = mode

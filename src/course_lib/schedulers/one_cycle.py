@@ -11,9 +11,8 @@ The momentum (or :math:`\beta_1`) runs the other way, from ``max_momentum`` to
 import math
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import _format_param
 
-from .base import LRScheduler, check_positive_int
+from .base import LRScheduler, check_positive_int, values_per_group
 from .cyclic import _momentum_setup, _set_momentum
 
 __all__ = ["OneCycleLR", "one_cycle_lr_at"]
@@ -141,7 +140,7 @@ class OneCycleLR(LRScheduler):
                 f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}"
             )
         self._anneal_func_type = anneal_strategy
-        max_lrs = _format_param("max_lr", optimizer, max_lr)
+        max_lrs = values_per_group("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for group, peak in zip(optimizer.param_groups, max_lrs, strict=True):
                 group["initial_lr"] = peak / div_factor
