@@ -211,3 +211,18 @@ def test_empty_data_raises_and_restores():
     with pytest.raises(ValueError, match="data yielded no batches"):
         lr_range_test(model, torch.optim.SGD(model.parameters()), torch.nn.functional.mse_loss, [])
     assert torch.equal(model.weight, before)
+
+
+def test_a_one_shot_iterator_ends_the_sweep_when_exhausted():
+    model = torch.nn.Linear(1, 1)
+    batches_ = iter([(torch.ones(4, 1), torch.zeros(4, 1))] * 5)
+    result = lr_range_test(
+        model,
+        torch.optim.SGD(model.parameters()),
+        torch.nn.functional.mse_loss,
+        batches_,
+        start_lr=1e-4,
+        end_lr=1e-3,
+        num_steps=20,
+    )
+    assert len(result.lrs) == 5 and not result.diverged

@@ -30,7 +30,6 @@ Afterwards the model and the optimizer are put back exactly as they were (deep c
 """
 
 import copy
-import itertools
 import math
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -125,7 +124,8 @@ def lr_range_test(
     diverge_threshold: float = 4.0,
 ) -> LRRangeTestResult:
     """Run the range test: one optimizer step per batch of ``data`` (an iterable of
-    ``(input, target)`` pairs, re-iterated when it runs out) at the rates of
+    ``(input, target)`` pairs, such as a list or a ``DataLoader``, re-iterated when it runs out;
+    a one-shot iterator ends the test early when exhausted) at the rates of
     :func:`range_test_lrs`, for every param group; then restore model and optimizer.
 
     >>> g = torch.Generator().manual_seed(0)
@@ -182,14 +182,19 @@ def _sweep(model, optimizer, loss_fn, batches, lrs, smoothing, diverge_threshold
 
 
 def _forever(data: Iterable):
-    """Yield the batches of ``data`` again and again (it must be re-iterable and non-empty)."""
-    for _ in itertools.count():
+    """Yield the batches of ``data`` again and again; a one-shot iterator ends the sweep when
+    it is exhausted. Raise if ``data`` has no batch at all."""
+    first_pass = True
+    while True:
         empty = True
         for batch in data:
             empty = False
             yield batch
-        if empty:
+        if empty and first_pass:
             raise ValueError("data yielded no batches: pass a non-empty, re-iterable collection")
+        if empty:
+            return
+        first_pass = False
 
 
 def _check_sweep(start_lr, end_lr, num_steps, mode) -> None:
