@@ -1,0 +1,221 @@
+"""Regression losses: how far a real-valued prediction :math:`\\hat y` is from the target
+:math:`y`.
+
+- :func:`l1_loss` (MAE) grows linearly with the error: robust to outliers, gradient of
+  constant size;
+- :func:`mse_loss` (MSE) grows quadratically: smooth and convex, but one outlier dominates;
+- :func:`huber_loss` and :func:`smooth_l1_loss` are quadratic for small errors and linear
+  for large ones, the best of both;
+- :func:`poisson_nll_loss` and :func:`gaussian_nll_loss` are negative log-likelihoods of
+  counts and of a prediction that comes with its own variance.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._reduction import _reduce, _warn_if_broadcasting
+
+
+def _check_weight(weight: torch.Tensor, input: torch.Tensor) -> None:
+    if weight.size() != input.size():
+        raise ValueError("Weights and input must have the same size.")
+
+
+def l1_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean absolute error, like ``torch.nn.functional.l1_loss``:
+    :math:`\\ell_i = w_i\\,|\\hat y_i - y_i|`, and ``"mean"`` divides by :math:`\\sum_i w_i`
+    (by :math:`N` without weights).
+
+    Note 003's worked example (SYLLABUS L6):
+
+    >>> round(l1_loss(torch.tensor([0.4, 2.3]), torch.tensor([0.5, 2.2])).item(), 4)
+    0.1
+    """
+    _warn_if_broadcasting(input, target)
+    loss = (input - target).abs()
+    if weight is not None:
+        _check_weight(weight, input)
+        loss = loss * weight
+    return _reduce(loss, reduction, weight=weight)
+
+
+def mse_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean squared error, like ``torch.nn.functional.mse_loss``:
+    :math:`\\ell_i = w_i\\,(\\hat y_i - y_i)^2`, and ``"mean"`` divides by :math:`\\sum_i w_i`
+    (by :math:`N` without weights).
+
+    Note 003's worked example (SYLLABUS L6):
+
+    >>> round(mse_loss(torch.tensor([0.7, 2.2]), torch.tensor([0.9, 2.1])).item(), 4)
+    0.025
+    """
+    _warn_if_broadcasting(input, target)
+    loss = (input - target).square()
+    if weight is not None:
+        _check_weight(weight, input)
+        loss = loss * weight
+    return _reduce(loss, reduction, weight=weight)
+
+
+def _huber(residual: torch.Tensor, delta: float) -> torch.Tensor:
+    """:math:`\\tfrac12 d^2` for :math:`|d| < \\delta`, :math:`\\delta(|d| - \\tfrac12\\delta)` beyond,
+    written as :math:`c\\,(d - \\tfrac12 c)` with the residual clipped to :math:`[-\\delta, \\delta]`:
+    :math:`c = \\text{clip}(d)` (``hardtanh``, a clamp whose backward is a single fused pass)."""
+    clipped = F.hardtanh(residual, -delta, delta)
+    return clipped * residual.sub(clipped, alpha=0.5)
+
+
+def huber_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Huber loss (Huber, 1964, "Robust Estimation of a Location Parameter"), like
+    ``torch.nn.functional.huber_loss``. With :math:`e_i = |\\hat y_i - y_i|`:
+
+    .. math::
+        \\ell_i = w_i \\begin{cases} \\tfrac12 e_i^2 & e_i < \\delta \\\\
+                  \\delta\\,(e_i - \\tfrac12\\delta) & \\text{otherwise,} \\end{cases}
+
+    quadratic near the target, linear (slope :math:`\\delta`) far from it. As in torch,
+    ``"mean"`` with ``weight`` is the plain mean of :math:`\\ell_i`.
+
+    >>> huber_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
+    _warn_if_broadcasting(input, target)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    loss = _huber(input - target, delta)
+    if weight is not None:
+        _check_weight(weight, input)
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> torch.Tensor:
+    """Smooth L1 loss (Girshick, 2015, "Fast R-CNN"), like
+    ``torch.nn.functional.smooth_l1_loss``: the Huber loss with :math:`\\delta = \\beta`,
+    divided by :math:`\\beta`,
+
+    .. math::
+        \\ell_i = \\begin{cases} \\tfrac{1}{2\\beta} e_i^2 & e_i < \\beta \\\\
+                  e_i - \\tfrac12\\beta & \\text{otherwise,} \\end{cases}
+
+    so its slope far from the target is 1 whatever :math:`\\beta`; :math:`\\beta = 0` is L1.
+
+    >>> smooth_l1_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
+    _warn_if_broadcasting(input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    residual = input - target
+    loss = residual.abs() if beta == 0 else _huber(residual, beta) / beta
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    *,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Negative log-likelihood of counts :math:`y \\sim \\text{Poisson}(\\lambda)`, like
+    ``torch.nn.functional.poisson_nll_loss``. Dropping the constant :math:`\\log y!`:
+
+    .. math::
+        \\ell_i = \\lambda_i - y_i \\log \\lambda_i, \\qquad
+        \\lambda_i = e^{\\hat y_i} \\text{ if ``log_input`` (then } \\ell_i = e^{\\hat y_i} -
+        y_i \\hat y_i) \\text{, else } \\lambda_i = \\hat y_i \\text{ and } \\log(\\hat y_i + \\epsilon).
+
+    ``full`` adds Stirling's approximation of :math:`\\log y!`,
+    :math:`y \\log y - y + \\tfrac12 \\log(2\\pi y)`, for targets above 1.
+
+    >>> poisson_nll_loss(torch.tensor([0.0]), torch.tensor([2.0]), reduction="none")
+    tensor([1.])
+    """
+    if log_input:
+        loss = torch.exp(input) - target * input
+    else:
+        loss = input - target * torch.log(input + eps)
+    if full:
+        stirling = target * torch.log(target) - target + 0.5 * torch.log(2 * math.pi * target)
+        loss = loss + stirling.masked_fill(target <= 1, 0.0)
+    return _reduce(loss, reduction)
+
+
+def _homoscedastic_var(var: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
+    """Accept, as torch does, one variance per prediction (same shape as ``input``), or a
+    shape that broadcasts with exactly one dimension of size 1 (or the last one missing)."""
+    if var.size() == input.size():
+        return var
+    if input.size()[:-1] == var.size():
+        return var.unsqueeze(-1)
+    mismatched = [v for i, v in zip(input.size(), var.size(), strict=False) if i != v]
+    if input.dim() == var.dim() and sum(mismatched) == 1:
+        return var
+    raise ValueError("var is of incorrect size")
+
+
+def gaussian_nll_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    var: torch.Tensor | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Negative log-likelihood of :math:`y \\sim \\mathcal{N}(\\hat y, \\sigma^2)` with a
+    predicted variance :math:`\\sigma^2` (Nix & Weigend, 1994, "Estimating the mean and
+    variance of the target probability distribution"), like
+    ``torch.nn.functional.gaussian_nll_loss``:
+
+    .. math::
+        \\ell_i = \\tfrac12 \\left( \\log \\max(\\sigma_i^2, \\epsilon)
+                  + \\frac{(\\hat y_i - y_i)^2}{\\max(\\sigma_i^2, \\epsilon)} \\right)
+                  \\;\\left[ + \\tfrac12 \\log 2\\pi \\text{ if ``full``} \\right].
+
+    The clamp at :math:`\\epsilon` changes the value only; the gradient still reaches ``var``.
+
+    >>> gaussian_nll_loss(torch.tensor([1.0]), torch.tensor([3.0]), torch.tensor([4.0]))
+    tensor(1.1931)
+    """
+    if not isinstance(var, torch.Tensor):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = torch.full_like(input, var)
+    elif (var < 0).any():
+        raise ValueError("var has negative entry/entries")
+    var = _homoscedastic_var(var, input).clone()
+    with torch.no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (torch.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)

@@ -1,0 +1,305 @@
+"""cross_entropy, nll_loss, binary_cross_entropy(_with_logits) against torch.nn.functional."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import losses
+from tests.test_losses_common import (
+    DTYPES,
+    REDUCTIONS,
+    assert_raises_like_torch,
+    assert_same_as_torch,
+    generator,
+)
+
+# (input shape, target shape): batched, spatial (N, C, d1, d2), unbatched (C,)
+CLASS_SHAPES = {
+    "batch": ((7, 5), (7,)),
+    "spatial": ((3, 4, 2, 3), (3, 2, 3)),
+    "unbatched": ((5,), ()),
+}
+
+
+def _class_case(shape_name, dtype, device, *, ignore, seed=0):
+    """Logits, class targets (some equal to -100 when ``ignore``) and class weights."""
+    g = generator(seed, len(shape_name), ignore)
+    input_shape, target_shape = CLASS_SHAPES[shape_name]
+    num_classes = input_shape[0] if len(input_shape) == 1 else input_shape[1]
+    logits = torch.randn(input_shape, generator=g, dtype=dtype) * 3
+    target = torch.randint(num_classes, target_shape, generator=g)
+    if ignore and target.dim() > 0:
+        target.view(-1)[::3] = -100
+    weight = torch.rand(num_classes, generator=g, dtype=dtype) + 0.1
+    return logits.to(device), target.to(device), weight.to(device)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("ignore", [False, True], ids=["all", "ignore"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("shape", list(CLASS_SHAPES))
+def test_cross_entropy_class_targets(device, dtype, reduction, weighted, ignore, label_smoothing, shape):
+    logits, target, weight = _class_case(shape, dtype, device, ignore=ignore)
+    kwargs = {"reduction": reduction, "label_smoothing": label_smoothing}
+    kwargs["weight"] = weight if weighted else None
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, target), kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("shape", list(CLASS_SHAPES))
+def test_cross_entropy_probability_targets(device, dtype, reduction, weighted, label_smoothing, shape):
+    logits, _, weight = _class_case(shape, dtype, device, ignore=False)
+    probs = torch.rand(logits.shape, generator=generator(1), dtype=dtype).to(device)
+    probs = probs / probs.sum(dim=0 if logits.dim() == 1 else 1, keepdim=True)
+    kwargs = {"reduction": reduction, "label_smoothing": label_smoothing}
+    kwargs["weight"] = weight if weighted else None
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, probs), kwargs, grad=(0, 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("ignore", [False, True], ids=["all", "ignore"])
+@pytest.mark.parametrize("shape", list(CLASS_SHAPES))
+def test_nll_loss(device, dtype, reduction, weighted, ignore, shape):
+    logits, target, weight = _class_case(shape, dtype, device, ignore=ignore)
+    log_q = torch.log_softmax(logits, dim=0 if logits.dim() == 1 else 1)
+    kwargs = {"reduction": reduction, "weight": weight if weighted else None}
+    assert_same_as_torch(losses.nll_loss, F.nll_loss, (log_q, target), kwargs)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cross_entropy_random_shapes_and_options(device, seed):
+    g = generator(seed, 99)
+    batch, classes = torch.randint(1, 9, (2,), generator=g).tolist()
+    spatial = torch.randint(1, 4, (int(torch.randint(0, 3, (), generator=g)),), generator=g).tolist()
+    logits = torch.randn([batch, classes, *spatial], generator=g, dtype=torch.float64) * 5
+    target = torch.randint(classes, [batch, *spatial], generator=g)
+    ignore_index = int(torch.randint(-1, classes, (), generator=g))
+    kwargs = {
+        "weight": torch.rand(classes, generator=g, dtype=torch.float64) if seed % 2 else None,
+        "ignore_index": ignore_index,
+        "reduction": REDUCTIONS[seed % 3],
+        "label_smoothing": float(torch.rand((), generator=g)) * (seed % 4 > 1),
+    }
+    args = (logits.to(device), target.to(device))
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, args, kwargs)
+    del kwargs["label_smoothing"]
+    assert_same_as_torch(losses.nll_loss, F.nll_loss, args, kwargs)
+
+
+@pytest.mark.parametrize("loss_name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_every_target_ignored(device, loss_name, reduction, weighted):
+    logits, target, weight = _class_case("batch", torch.float64, device, ignore=False)
+    target = torch.full_like(target, 2)
+    kwargs = {"reduction": reduction, "ignore_index": 2, "weight": weight if weighted else None}
+    ours, _ = assert_same_as_torch(
+        getattr(losses, loss_name), getattr(F, loss_name), (logits, target), kwargs
+    )
+    if reduction == "mean":
+        assert ours.isnan()
+    else:
+        assert (ours == 0).all()
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_zero_class_weights(device, reduction):
+    logits, target, weight = _class_case("batch", torch.float64, device, ignore=False)
+    weight[target[0]] = 0.0
+    for w in (weight, torch.zeros_like(weight)):
+        for loss_name in ("cross_entropy", "nll_loss"):
+            args, kwargs = (logits, target), {"reduction": reduction, "weight": w}
+            assert_same_as_torch(getattr(losses, loss_name), getattr(F, loss_name), args, kwargs)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_empty_batch(device, reduction):
+    logits, target = torch.zeros(0, 4, dtype=torch.float64, device=device), torch.zeros(0, dtype=torch.long, device=device)
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, target), {"reduction": reduction})
+    probs = torch.zeros(0, 4, dtype=torch.float64, device=device)
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, probs), {"reduction": reduction})
+
+
+@pytest.mark.parametrize("scale", [1e2, 1e4])
+def test_cross_entropy_extreme_logits(device, scale):
+    logits = torch.tensor([[1.0, -1.0, 0.0], [-1.0, -1.0, 1.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    target = torch.tensor([1, 0, 2])
+    args = ((logits * scale).to(device), target.to(device))
+    ours, _ = assert_same_as_torch(losses.cross_entropy, F.cross_entropy, args, {"reduction": "none"})
+    assert ours.isfinite().all()
+
+
+def test_cross_entropy_is_nll_of_log_softmax(device):
+    """SYLLABUS L3: CrossEntropyLoss = LogSoftmax + NLLLoss, on note 003's example."""
+    logits = torch.tensor([[1.5, 2.0, 0.5], [0.5, 1.0, 1.5]], device=device)
+    target = torch.tensor([1, 2], device=device)
+    by_hand = losses.nll_loss(logits - logits.logsumexp(dim=1, keepdim=True), target)
+    torch.testing.assert_close(losses.cross_entropy(logits, target), by_hand)
+    assert round(by_hand.item(), 4) == 0.6422
+
+
+def test_cross_entropy_uint8_targets(device):
+    logits, target, _ = _class_case("batch", torch.float64, device, ignore=False)
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, target.to(torch.uint8)))
+
+
+def _bce_case(dtype, device, shape=(6, 4), seed=0):
+    g = generator(seed, 7)
+    probs = torch.rand(shape, generator=g, dtype=dtype) * 0.98 + 0.01
+    target = torch.rand(shape, generator=g, dtype=dtype)
+    logits = torch.randn(shape, generator=g, dtype=dtype) * 4
+    return probs.to(device), target.to(device), logits.to(device)
+
+
+WEIGHT_SHAPES = {"none": None, "per-class": (4,), "full": (6, 4)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight_shape", list(WEIGHT_SHAPES))
+def test_binary_cross_entropy(device, dtype, reduction, weight_shape):
+    probs, target, _ = _bce_case(dtype, device)
+    shape = WEIGHT_SHAPES[weight_shape]
+    weight = None if shape is None else torch.rand(shape, generator=generator(3), dtype=dtype).to(device)
+    kwargs = {"reduction": reduction, "weight": weight}
+    assert_same_as_torch(losses.binary_cross_entropy, F.binary_cross_entropy, (probs, target), kwargs, grad=(0, 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight_shape", list(WEIGHT_SHAPES))
+@pytest.mark.parametrize("pos_weight", [False, True], ids=["no-pos-weight", "pos-weight"])
+def test_binary_cross_entropy_with_logits(device, dtype, reduction, weight_shape, pos_weight):
+    _, target, logits = _bce_case(dtype, device)
+    shape = WEIGHT_SHAPES[weight_shape]
+    weight = None if shape is None else torch.rand(shape, generator=generator(3), dtype=dtype).to(device)
+    pos = (torch.rand(4, generator=generator(4), dtype=dtype) * 3).to(device) if pos_weight else None
+    kwargs = {"reduction": reduction, "weight": weight, "pos_weight": pos}
+    assert_same_as_torch(
+        losses.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits,
+        (logits, target), kwargs, grad=(0, 1),
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("magnitude", [100.0, 1e4])
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_binary_cross_entropy_with_logits_extreme_logits(device, dtype, magnitude, pos_weight):
+    logits = torch.tensor([magnitude, -magnitude, 0.0] * 3, dtype=dtype, device=device)
+    target = torch.tensor([0.0] * 3 + [0.3] * 3 + [1.0] * 3, dtype=dtype, device=device)
+    kwargs = {"reduction": "none"}
+    if pos_weight is not None:
+        kwargs["pos_weight"] = torch.tensor(pos_weight, dtype=dtype, device=device)
+    ours, _ = assert_same_as_torch(
+        losses.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits,
+        (logits, target), kwargs, grad=(0, 1),
+    )
+    assert ours.isfinite().all()
+    loss = losses.binary_cross_entropy_with_logits(logits.requires_grad_(), target, reduction="sum")
+    grad, = torch.autograd.grad(loss, logits)
+    torch.testing.assert_close(grad, torch.sigmoid(logits) - target)  # sigma(z) - y, any magnitude
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_at_zero_and_one(device, dtype):
+    """Probabilities exactly 0 or 1: the clamped value (100 per confident mistake) equals
+    torch's; the gradient is the derivative of the clamped formula, finite, where torch's
+    hand-written backward divides by max(x(1 - x), 1e-12) instead."""
+    probs = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 1.0], dtype=dtype, device=device, requires_grad=True)
+    target = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.5, 0.5], dtype=dtype, device=device)
+    ours = losses.binary_cross_entropy(probs, target, reduction="none")
+    torch.testing.assert_close(ours, F.binary_cross_entropy(probs, target, reduction="none"))
+    torch.testing.assert_close(ours.detach(), torch.tensor([0, 100, 100, 0, 50, 50], dtype=dtype, device=device))
+    grad, = torch.autograd.grad(ours.sum(), probs)
+    # d/dx of -(y max(log x, -100) + (1 - y) max(log(1 - x), -100)): only unclamped logs count
+    expected = torch.tensor([1.0, 0.0, 0.0, -1.0, 0.5, -0.5], dtype=dtype, device=device)
+    torch.testing.assert_close(grad, expected)
+
+
+# Bad input: the same exception class as torch, and a message that says what to fix.
+BAD_CLASS_INPUTS = {
+    "index out of range": (torch.randn(3, 5), torch.tensor([0, 5, 1]), {}, "out of bounds"),
+    "negative index": (torch.randn(3, 5), torch.tensor([0, -1, 1]), {}, "out of bounds"),
+    "float class target": (torch.randn(3, 5), torch.tensor([0.0, 1.0, 1.0]), {}, "target.long"),
+    "int32 class target": (torch.randn(3, 5), torch.tensor([0, 1, 1], dtype=torch.int32), {}, "target.long"),
+    "batch mismatch": (torch.randn(3, 5), torch.tensor([0, 1]), {}, "batch_size"),
+    "spatial mismatch": (torch.randn(2, 5, 3), torch.zeros(2, 4, dtype=torch.long), {}, "target size"),
+    "2-D target": (torch.randn(3, 5), torch.zeros(3, 1, dtype=torch.long), {}, "multi-target"),
+    "weight size": (torch.randn(3, 5), torch.tensor([0, 1, 1]), {"weight": torch.ones(4)}, "weight"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CLASS_INPUTS))
+@pytest.mark.parametrize("loss_name", ["cross_entropy", "nll_loss"])
+def test_bad_class_input_raises_like_torch(loss_name, case):
+    input, target, kwargs, match = BAD_CLASS_INPUTS[case]
+    assert_raises_like_torch(
+        getattr(losses, loss_name), getattr(F, loss_name), input, target, match=match, **kwargs
+    )
+
+
+BAD_CROSS_ENTROPY_INPUTS = {
+    "probability target of integers": (torch.randn(3, 5), torch.zeros(3, 5, dtype=torch.long), {}),
+    "ignore_index with probabilities": (torch.randn(3, 5), torch.rand(3, 5), {"ignore_index": 1}),
+    "weight size with probabilities": (torch.randn(3, 5), torch.rand(3, 5), {"weight": torch.ones(4)}),
+    "label smoothing above 1": (torch.randn(3, 5), torch.tensor([0, 1, 1]), {"label_smoothing": 1.5}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CROSS_ENTROPY_INPUTS))
+def test_bad_cross_entropy_input_raises_like_torch(case):
+    input, target, kwargs = BAD_CROSS_ENTROPY_INPUTS[case]
+    assert_raises_like_torch(losses.cross_entropy, F.cross_entropy, input, target, **kwargs)
+
+
+def test_nll_loss_of_a_scalar_raises_like_torch():
+    assert_raises_like_torch(
+        losses.nll_loss, F.nll_loss, torch.tensor(1.0), torch.tensor(0), match="dimensions"
+    )
+
+
+BAD_BCE_INPUTS = {
+    "above one": (torch.tensor([0.5, 1.5]), torch.tensor([1.0, 0.0]), {}, "between 0 and 1"),
+    "below zero": (torch.tensor([-0.1, 0.5]), torch.tensor([1.0, 0.0]), {}, "between 0 and 1"),
+    "nan": (torch.tensor([float("nan"), 0.5]), torch.tensor([1.0, 0.0]), {}, "between 0 and 1"),
+    "shape mismatch": (torch.rand(3), torch.rand(3, 1), {}, "same size"),
+    "integer target": (torch.rand(3), torch.tensor([0, 1, 1]), {}, "dtype"),
+    "double target": (torch.rand(3), torch.rand(3, dtype=torch.float64), {}, "dtype"),
+    "weight not broadcastable": (torch.rand(3, 2), torch.rand(3, 2), {"weight": torch.rand(3)}, None),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BCE_INPUTS))
+def test_bad_binary_cross_entropy_input_raises_like_torch(case):
+    input, target, kwargs, match = BAD_BCE_INPUTS[case]
+    assert_raises_like_torch(
+        losses.binary_cross_entropy, F.binary_cross_entropy, input, target, match=match, **kwargs
+    )
+
+
+BAD_BCE_LOGITS_INPUTS = {
+    "shape mismatch": (torch.rand(3), torch.rand(3, 1), {}, "same as input size"),
+    "integer target": (torch.rand(3), torch.tensor([0, 1, 1]), {}, "floating point target"),
+    "pos_weight not broadcastable": (
+        torch.rand(3, 2), torch.rand(3, 2), {"pos_weight": torch.rand(3)}, None
+    ),
+    "weight larger than input": (
+        torch.rand(3, 2), torch.rand(3, 2), {"weight": torch.rand(4, 3, 2)}, None
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BCE_LOGITS_INPUTS))
+def test_bad_binary_cross_entropy_with_logits_input_raises_like_torch(case):
+    input, target, kwargs, match = BAD_BCE_LOGITS_INPUTS[case]
+    assert_raises_like_torch(
+        losses.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits,
+        input, target, match=match, **kwargs,
+    )

@@ -1,0 +1,127 @@
+"""Helpers shared by the tests of ``course_lib.losses`` (torch is the oracle), and the tests
+of what every loss shares: the reduction and its error."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import losses
+from course_lib.losses._reduction import _reduce
+
+DTYPES = [pytest.param(torch.float64, id="f64"), pytest.param(torch.float32, id="f32")]
+REDUCTIONS = ["none", "mean", "sum"]
+TOLERANCES = {
+    torch.float64: {"rtol": 1e-10, "atol": 1e-12},
+    torch.float32: {"rtol": 1e-5, "atol": 1e-6},
+}
+EXACT = {"rtol": 0.0, "atol": 0.0}
+
+
+def generator(*seed: int) -> torch.Generator:
+    """A torch.Generator seeded from the numbers that identify a test case."""
+    return torch.Generator().manual_seed(hash(seed) % 2**31)
+
+
+def _leaf(value, requires_grad: bool):
+    if not isinstance(value, torch.Tensor):
+        return value
+    return value.detach().clone().requires_grad_(requires_grad)
+
+
+def assert_same_as_torch(ours, theirs, args, kwargs=None, *, grad=(0,), tol=None):
+    """Call ``ours`` and ``theirs`` on fresh copies of ``args`` and assert equal outputs
+    (values, shape, dtype, device) and equal gradients of a seeded random upstream gradient
+    with respect to ``args[i]`` for every ``i`` in ``grad``. Returns both outputs."""
+    kwargs = kwargs or {}
+    ours_args = [_leaf(a, i in grad) for i, a in enumerate(args)]
+    theirs_args = [_leaf(a, i in grad) for i, a in enumerate(args)]
+    ours_out = ours(*ours_args, **kwargs)
+    theirs_out = theirs(*theirs_args, **kwargs)
+    tol = tol or TOLERANCES[theirs_out.dtype]
+    torch.testing.assert_close(ours_out, theirs_out, equal_nan=True, **tol)
+    if grad:
+        upstream = torch.randn(theirs_out.shape, generator=generator(len(grad)), dtype=theirs_out.dtype)
+        upstream = upstream.to(theirs_out.device)
+        ours_grads = torch.autograd.grad(
+            ours_out, [ours_args[i] for i in grad], upstream, materialize_grads=True
+        )
+        theirs_grads = torch.autograd.grad(
+            theirs_out, [theirs_args[i] for i in grad], upstream, materialize_grads=True
+        )
+        for i, ours_grad, theirs_grad in zip(grad, ours_grads, theirs_grads, strict=True):
+            torch.testing.assert_close(
+                ours_grad, theirs_grad, equal_nan=True, msg=lambda m, i=i: f"grad of arg {i}: {m}", **tol
+            )
+    return ours_out, theirs_out
+
+
+def assert_raises_like_torch(ours, theirs, *args, match=None, **kwargs):
+    """Both calls raise, with exactly the same exception class (ours optionally matching
+    ``match``)."""
+    with pytest.raises(Exception) as theirs_error:
+        theirs(*args, **kwargs)
+    with pytest.raises(Exception, match=match) as ours_error:
+        ours(*args, **kwargs)
+    assert type(ours_error.value) is type(theirs_error.value), (ours_error.value, theirs_error.value)
+
+
+def test_reduce_modes():
+    loss = torch.tensor([1.0, 2.0, 6.0])
+    assert torch.equal(_reduce(loss, "none"), loss)
+    assert _reduce(loss, "sum").item() == 9.0
+    assert _reduce(loss, "mean").item() == 3.0
+    assert _reduce(loss, "mean", weight=torch.tensor([0.5, 0.5, 2.0])).item() == 3.0
+    assert _reduce(torch.zeros(0), "mean").isnan()
+    assert _reduce(torch.zeros(3), "mean", weight=torch.zeros(3)).isnan()
+
+
+def _call_with_reduction(name: str, reduction: str):
+    """Call the loss ``name`` (ours or torch's) on valid inputs with ``reduction``."""
+    x, y = torch.rand(3, 4) * 0.8 + 0.1, torch.rand(3, 4)
+    labels, signs = torch.tensor([0, 3, 1]), torch.tensor([1.0, -1.0, 1.0])
+    args = {
+        "cross_entropy": (x, labels), "nll_loss": (x, labels), "binary_cross_entropy": (x, y),
+        "binary_cross_entropy_with_logits": (x, y), "l1_loss": (x, y), "mse_loss": (x, y),
+        "smooth_l1_loss": (x, y), "huber_loss": (x, y), "poisson_nll_loss": (x, y),
+        "gaussian_nll_loss": (x, y, torch.ones(3, 4)), "kl_div": (x, y),
+        "margin_ranking_loss": (x[:, 0], y[:, 0], signs), "hinge_embedding_loss": (x, y),
+        "soft_margin_loss": (x, y), "multilabel_soft_margin_loss": (x, y),
+        "multi_margin_loss": (x, labels), "multilabel_margin_loss": (x, labels.expand(4, 3).T),
+        "cosine_embedding_loss": (x, y, signs), "triplet_margin_loss": (x, y, x.flip(0)),
+        "triplet_margin_with_distance_loss": (x, y, x.flip(0)),
+        "ctc_loss": (torch.randn(5, 3, 4).log_softmax(2), labels.clamp(1, 3).view(3, 1), [5, 5, 4], [1, 1, 1]),
+    }[name]
+
+    def call(module):
+        return getattr(module, name)(*args, reduction=reduction)
+
+    return call
+
+
+LOSS_NAMES = [
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "poisson_nll_loss",
+    "gaussian_nll_loss", "kl_div", "margin_ranking_loss", "hinge_embedding_loss",
+    "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+    "multilabel_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss", "ctc_loss",
+]
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_unknown_reduction_raises_value_error_like_torch(name):
+    call = _call_with_reduction(name, "average")
+    with pytest.raises(ValueError) as theirs:
+        call(F)
+    with pytest.raises(ValueError, match="average is not a valid value for reduction"):
+        call(losses)
+    assert type(theirs.value) is ValueError
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
+@pytest.mark.parametrize("name", LOSS_NAMES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_every_loss_accepts_every_reduction(name, reduction):
+    call = _call_with_reduction(name, reduction)
+    ours, theirs = call(losses), call(F)
+    torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float32])
