@@ -141,6 +141,7 @@ class Net(nn.Module):
         self.tied = nn.Linear(3, 6)
         self.tied.weight = nn.Parameter(self.head.weight.T.contiguous())
         self.scale = nn.Parameter(torch.ones(1))
+        self.rnn = nn.GRU(3, 2)
 
 
 def test_param_groups_exempt_biases_and_normalization():
@@ -151,6 +152,8 @@ def test_param_groups_exempt_biases_and_normalization():
         "conv.weight",
         "embed.weight",
         "head.weight",
+        "rnn.weight_hh_l0",
+        "rnn.weight_ih_l0",
         "scale",
         "tied.weight",
     ]
@@ -163,6 +166,8 @@ def test_param_groups_exempt_biases_and_normalization():
         "ln.bias",
         "ln.weight",
         "rms.weight",
+        "rnn.bias_hh_l0",
+        "rnn.bias_ih_l0",
         "tied.bias",
     ]
     assert (decay["weight_decay"], no_decay["weight_decay"]) == (0.05, 0.0)
@@ -190,7 +195,7 @@ def test_only_the_decay_group_shrinks():
         p.grad = torch.zeros_like(p)
     optimizer.step()
     for name, p in model.named_parameters():
-        decayed = name in {"conv.weight", "embed.weight", "head.weight", "scale", "tied.weight"}
+        decayed = "bias" not in name and name.split(".")[0] not in {"bn", "gn", "ln", "rms"}
         zero = torch.zeros_like(p)
         shrunk = before[name].add(coupled_weight_decay(zero, before[name], 0.5), alpha=-0.1)
         assert torch.equal(p.detach(), shrunk if decayed else before[name]), name

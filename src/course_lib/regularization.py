@@ -114,11 +114,13 @@ def param_groups_with_decay(model: nn.Module, weight_decay: float) -> list[dict]
     r"""Two param groups for an optimizer: ``[{"params": decayed, "weight_decay": weight_decay},
     {"params": exempt, "weight_decay": 0.0}]``.
 
-    Exempt are every ``bias`` and all parameters of :data:`NORMALIZATION_LAYERS`: they set
+    Exempt are the biases (every parameter whose name contains ``bias``: ``bias``, recurrent
+    layers' ``bias_ih_l0``, attention's ``in_proj_bias``) and all parameters of
+    :data:`NORMALIZATION_LAYERS`: they set
     offsets and scales, not the weights that fit noise, and shrinking a normalization scale
     toward 0 fights the normalization itself. All other parameters (weights of ``Linear``,
     ``Conv*``, ``Embedding``, recurrent layers, ...) are decayed. A parameter shared by several
-    modules is listed once, where ``model.named_modules()`` first meets it.
+    modules is listed once, where ``model.modules()`` first meets it.
 
     >>> model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2, bias=False))
     >>> decay, no_decay = param_groups_with_decay(model, 1e-2)
@@ -132,7 +134,7 @@ def param_groups_with_decay(model: nn.Module, weight_decay: float) -> list[dict]
             if id(param) in seen:
                 continue
             seen.add(id(param))
-            exempt = name == "bias" or isinstance(module, NORMALIZATION_LAYERS)
+            exempt = "bias" in name or isinstance(module, NORMALIZATION_LAYERS)
             (no_decay if exempt else decay).append(param)
     return [
         {"params": decay, "weight_decay": weight_decay},
