@@ -24,9 +24,6 @@ from torch.optim import Optimizer
 
 from course_lib.regularization import coupled_weight_decay, decoupled_weight_decay
 
-_PRODUCTION_FLAGS = ("foreach", "fused", "capturable", "differentiable")
-
-
 def step_counter(value: float = 0.0) -> Tensor:
     """The ``step`` entry of a state as torch makes it: a 0-dim CPU tensor, float32 (float64
     when that is the default dtype).

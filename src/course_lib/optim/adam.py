@@ -194,8 +194,15 @@ class Adam(TensorwiseOptimizer):
     """
 
     _update = staticmethod(adam_update)
-    _options = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
-    _options += ("decoupled_weight_decay",)
+    _options = (
+        "lr",
+        "betas",
+        "eps",
+        "weight_decay",
+        "amsgrad",
+        "maximize",
+        "decoupled_weight_decay",
+    )
 
     def __init__(
         self,

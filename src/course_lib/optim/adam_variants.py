@@ -147,8 +147,15 @@ class NAdam(TensorwiseOptimizer):
     """
 
     _update = staticmethod(nadam_update)
-    _options = ("lr", "betas", "eps", "weight_decay", "momentum_decay")
-    _options += ("decoupled_weight_decay", "maximize")
+    _options = (
+        "lr",
+        "betas",
+        "eps",
+        "weight_decay",
+        "momentum_decay",
+        "decoupled_weight_decay",
+        "maximize",
+    )
 
     def __init__(
         self,

@@ -132,8 +132,16 @@ class Muon(TensorwiseOptimizer):
     """
 
     _update = staticmethod(muon_update)
-    _options = ("lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps")
-    _options += ("ns_steps", "adjust_lr_fn")
+    _options = (
+        "lr",
+        "weight_decay",
+        "momentum",
+        "nesterov",
+        "ns_coefficients",
+        "eps",
+        "ns_steps",
+        "adjust_lr_fn",
+    )
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from course_lib.optim._base import (
     as_rows,
     check,
     check_betas,
+    check_lr,
     rows_of,
     zero_state,
 )
@@ -97,8 +98,7 @@ class SparseAdam(TensorwiseOptimizer):
         eps: float = 1e-8,
         maximize: bool = False,
     ) -> None:
-        check(not isinstance(lr, Tensor) or lr.numel() == 1, "Tensor lr must be 1-element")
-        check(0.0 < lr, f"Invalid learning rate: {lr} (lr must be > 0)")
+        check_lr(lr, positive=True)
         check(0.0 < eps, f"Invalid epsilon value: {eps} (eps must be > 0)")
         check_betas(betas)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
