@@ -40,7 +40,9 @@ def _class_case(shape_name, dtype, device, *, ignore, seed=0):
 @pytest.mark.parametrize("ignore", [False, True], ids=["all", "ignore"])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
 @pytest.mark.parametrize("shape", list(CLASS_SHAPES))
-def test_cross_entropy_class_targets(device, dtype, reduction, weighted, ignore, label_smoothing, shape):
+def test_cross_entropy_class_targets(
+    device, dtype, reduction, weighted, ignore, label_smoothing, shape
+):
     logits, target, weight = _class_case(shape, dtype, device, ignore=ignore)
     kwargs = {"reduction": reduction, "label_smoothing": label_smoothing}
     kwargs["weight"] = weight if weighted else None
@@ -52,13 +54,16 @@ def test_cross_entropy_class_targets(device, dtype, reduction, weighted, ignore,
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.25])
 @pytest.mark.parametrize("shape", list(CLASS_SHAPES))
-def test_cross_entropy_probability_targets(device, dtype, reduction, weighted, label_smoothing, shape):
+def test_cross_entropy_probability_targets(
+    device, dtype, reduction, weighted, label_smoothing, shape
+):
     logits, _, weight = _class_case(shape, dtype, device, ignore=False)
     probs = torch.rand(logits.shape, generator=generator(1), dtype=dtype).to(device)
     probs = probs / probs.sum(dim=0 if logits.dim() == 1 else 1, keepdim=True)
     kwargs = {"reduction": reduction, "label_smoothing": label_smoothing}
     kwargs["weight"] = weight if weighted else None
-    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, probs), kwargs, grad=(0, 1))
+    args = (logits, probs)
+    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, args, kwargs, grad=(0, 1))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -77,7 +82,8 @@ def test_nll_loss(device, dtype, reduction, weighted, ignore, shape):
 def test_cross_entropy_random_shapes_and_options(device, seed):
     g = generator(seed, 99)
     batch, classes = torch.randint(1, 9, (2,), generator=g).tolist()
-    spatial = torch.randint(1, 4, (int(torch.randint(0, 3, (), generator=g)),), generator=g).tolist()
+    spatial_dims = int(torch.randint(0, 3, (), generator=g))
+    spatial = torch.randint(1, 4, (spatial_dims,), generator=g).tolist()
     logits = torch.randn([batch, classes, *spatial], generator=g, dtype=torch.float64) * 5
     target = torch.randint(classes, [batch, *spatial], generator=g)
     ignore_index = int(torch.randint(-1, classes, (), generator=g))
@@ -121,18 +127,20 @@ def test_zero_class_weights(device, reduction):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_empty_batch(device, reduction):
-    logits, target = torch.zeros(0, 4, dtype=torch.float64, device=device), torch.zeros(0, dtype=torch.long, device=device)
-    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, target), {"reduction": reduction})
+    logits = torch.zeros(0, 4, dtype=torch.float64, device=device)
+    labels = torch.zeros(0, dtype=torch.long, device=device)
     probs = torch.zeros(0, 4, dtype=torch.float64, device=device)
-    assert_same_as_torch(losses.cross_entropy, F.cross_entropy, (logits, probs), {"reduction": reduction})
+    for target in (labels, probs):
+        args, kwargs = (logits, target), {"reduction": reduction}
+        assert_same_as_torch(losses.cross_entropy, F.cross_entropy, args, kwargs)
 
 
 @pytest.mark.parametrize("scale", [1e2, 1e4])
 def test_cross_entropy_extreme_logits(device, scale):
-    logits = torch.tensor([[1.0, -1.0, 0.0], [-1.0, -1.0, 1.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
-    target = torch.tensor([1, 0, 2])
-    args = ((logits * scale).to(device), target.to(device))
-    ours, _ = assert_same_as_torch(losses.cross_entropy, F.cross_entropy, args, {"reduction": "none"})
+    logits = torch.tensor([[1.0, -1.0, 0.0], [-1.0, -1.0, 1.0], [0.0, 0.0, 0.0]])
+    args = ((logits.double() * scale).to(device), torch.tensor([1, 0, 2], device=device))
+    kwargs = {"reduction": "none"}
+    ours, _ = assert_same_as_torch(losses.cross_entropy, F.cross_entropy, args, kwargs)
     assert ours.isfinite().all()
 
 
@@ -161,15 +169,22 @@ def _bce_case(dtype, device, shape=(6, 4), seed=0):
 WEIGHT_SHAPES = {"none": None, "per-class": (4,), "full": (6, 4)}
 
 
+def _weight(name, dtype, device):
+    shape = WEIGHT_SHAPES[name]
+    if shape is None:
+        return None
+    return torch.rand(shape, generator=generator(3), dtype=dtype).to(device)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weight_shape", list(WEIGHT_SHAPES))
 def test_binary_cross_entropy(device, dtype, reduction, weight_shape):
     probs, target, _ = _bce_case(dtype, device)
-    shape = WEIGHT_SHAPES[weight_shape]
-    weight = None if shape is None else torch.rand(shape, generator=generator(3), dtype=dtype).to(device)
-    kwargs = {"reduction": reduction, "weight": weight}
-    assert_same_as_torch(losses.binary_cross_entropy, F.binary_cross_entropy, (probs, target), kwargs, grad=(0, 1))
+    kwargs = {"reduction": reduction, "weight": _weight(weight_shape, dtype, device)}
+    assert_same_as_torch(
+        losses.binary_cross_entropy, F.binary_cross_entropy, (probs, target), kwargs, grad=(0, 1)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -178,10 +193,9 @@ def test_binary_cross_entropy(device, dtype, reduction, weight_shape):
 @pytest.mark.parametrize("pos_weight", [False, True], ids=["no-pos-weight", "pos-weight"])
 def test_binary_cross_entropy_with_logits(device, dtype, reduction, weight_shape, pos_weight):
     _, target, logits = _bce_case(dtype, device)
-    shape = WEIGHT_SHAPES[weight_shape]
-    weight = None if shape is None else torch.rand(shape, generator=generator(3), dtype=dtype).to(device)
-    pos = (torch.rand(4, generator=generator(4), dtype=dtype) * 3).to(device) if pos_weight else None
-    kwargs = {"reduction": reduction, "weight": weight, "pos_weight": pos}
+    pos = (torch.rand(4, generator=generator(4), dtype=dtype) * 3).to(device)
+    kwargs = {"reduction": reduction, "weight": _weight(weight_shape, dtype, device)}
+    kwargs["pos_weight"] = pos if pos_weight else None
     assert_same_as_torch(
         losses.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits,
         (logits, target), kwargs, grad=(0, 1),
@@ -212,27 +226,30 @@ def test_binary_cross_entropy_at_zero_and_one(device, dtype):
     """Probabilities exactly 0 or 1: the clamped value (100 per confident mistake) equals
     torch's; the gradient is the derivative of the clamped formula, finite, where torch's
     hand-written backward divides by max(x(1 - x), 1e-12) instead."""
-    probs = torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0, 1.0], dtype=dtype, device=device, requires_grad=True)
-    target = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.5, 0.5], dtype=dtype, device=device)
+    def tensor(*values):
+        return torch.tensor(values, dtype=dtype, device=device)
+
+    probs = tensor(0.0, 0.0, 1.0, 1.0, 0.0, 1.0).requires_grad_()
+    target = tensor(0.0, 1.0, 0.0, 1.0, 0.5, 0.5)
     ours = losses.binary_cross_entropy(probs, target, reduction="none")
     torch.testing.assert_close(ours, F.binary_cross_entropy(probs, target, reduction="none"))
-    torch.testing.assert_close(ours.detach(), torch.tensor([0, 100, 100, 0, 50, 50], dtype=dtype, device=device))
+    torch.testing.assert_close(ours.detach(), tensor(0, 100, 100, 0, 50, 50))
     grad, = torch.autograd.grad(ours.sum(), probs)
     # d/dx of -(y max(log x, -100) + (1 - y) max(log(1 - x), -100)): only unclamped logs count
-    expected = torch.tensor([1.0, 0.0, 0.0, -1.0, 0.5, -0.5], dtype=dtype, device=device)
-    torch.testing.assert_close(grad, expected)
+    torch.testing.assert_close(grad, tensor(1.0, 0.0, 0.0, -1.0, 0.5, -0.5))
 
 
 # Bad input: the same exception class as torch, and a message that says what to fix.
+x35, labels3 = torch.randn(3, 5), torch.tensor([0, 1, 1])
 BAD_CLASS_INPUTS = {
-    "index out of range": (torch.randn(3, 5), torch.tensor([0, 5, 1]), {}, "out of bounds"),
-    "negative index": (torch.randn(3, 5), torch.tensor([0, -1, 1]), {}, "out of bounds"),
-    "float class target": (torch.randn(3, 5), torch.tensor([0.0, 1.0, 1.0]), {}, "target.long"),
-    "int32 class target": (torch.randn(3, 5), torch.tensor([0, 1, 1], dtype=torch.int32), {}, "target.long"),
-    "batch mismatch": (torch.randn(3, 5), torch.tensor([0, 1]), {}, "batch_size"),
-    "spatial mismatch": (torch.randn(2, 5, 3), torch.zeros(2, 4, dtype=torch.long), {}, "target size"),
-    "2-D target": (torch.randn(3, 5), torch.zeros(3, 1, dtype=torch.long), {}, "multi-target"),
-    "weight size": (torch.randn(3, 5), torch.tensor([0, 1, 1]), {"weight": torch.ones(4)}, "weight"),
+    "index out of range": (x35, torch.tensor([0, 5, 1]), {}, "out of bounds"),
+    "negative index": (x35, torch.tensor([0, -1, 1]), {}, "out of bounds"),
+    "float class target": (x35, labels3.float(), {}, "target.long"),
+    "int32 class target": (x35, labels3.int(), {}, "target.long"),
+    "batch mismatch": (x35, labels3[:2], {}, "batch_size"),
+    "spatial mismatch": (torch.randn(2, 5, 3), torch.zeros(2, 4, dtype=torch.long), {}, "size"),
+    "2-D target": (x35, labels3.view(3, 1), {}, "multi-target"),
+    "weight size": (x35, labels3, {"weight": torch.ones(4)}, "weight"),
 }
 
 
@@ -246,10 +263,10 @@ def test_bad_class_input_raises_like_torch(loss_name, case):
 
 
 BAD_CROSS_ENTROPY_INPUTS = {
-    "probability target of integers": (torch.randn(3, 5), torch.zeros(3, 5, dtype=torch.long), {}),
-    "ignore_index with probabilities": (torch.randn(3, 5), torch.rand(3, 5), {"ignore_index": 1}),
-    "weight size with probabilities": (torch.randn(3, 5), torch.rand(3, 5), {"weight": torch.ones(4)}),
-    "label smoothing above 1": (torch.randn(3, 5), torch.tensor([0, 1, 1]), {"label_smoothing": 1.5}),
+    "probability target of integers": (x35, torch.zeros(3, 5, dtype=torch.long), {}),
+    "ignore_index with probabilities": (x35, torch.rand(3, 5), {"ignore_index": 1}),
+    "weight size with probabilities": (x35, torch.rand(3, 5), {"weight": torch.ones(4)}),
+    "label smoothing above 1": (x35, labels3, {"label_smoothing": 1.5}),
 }
 
 
@@ -272,7 +289,9 @@ BAD_BCE_INPUTS = {
     "shape mismatch": (torch.rand(3), torch.rand(3, 1), {}, "same size"),
     "integer target": (torch.rand(3), torch.tensor([0, 1, 1]), {}, "dtype"),
     "double target": (torch.rand(3), torch.rand(3, dtype=torch.float64), {}, "dtype"),
-    "weight not broadcastable": (torch.rand(3, 2), torch.rand(3, 2), {"weight": torch.rand(3)}, None),
+    "weight not broadcastable": (
+        torch.rand(3, 2), torch.rand(3, 2), {"weight": torch.rand(3)}, None
+    ),
 }
 
 

@@ -40,8 +40,9 @@ def assert_same_as_torch(ours, theirs, args, kwargs=None, *, grad=(0,), tol=None
     tol = tol or TOLERANCES[theirs_out.dtype]
     torch.testing.assert_close(ours_out, theirs_out, equal_nan=True, **tol)
     if grad:
-        upstream = torch.randn(theirs_out.shape, generator=generator(len(grad)), dtype=theirs_out.dtype)
-        upstream = upstream.to(theirs_out.device)
+        upstream = torch.randn(
+            theirs_out.shape, generator=generator(len(grad)), dtype=theirs_out.dtype
+        ).to(theirs_out.device)
         ours_grads = torch.autograd.grad(
             ours_out, [ours_args[i] for i in grad], upstream, materialize_grads=True
         )
@@ -50,7 +51,7 @@ def assert_same_as_torch(ours, theirs, args, kwargs=None, *, grad=(0,), tol=None
         )
         for i, ours_grad, theirs_grad in zip(grad, ours_grads, theirs_grads, strict=True):
             torch.testing.assert_close(
-                ours_grad, theirs_grad, equal_nan=True, msg=lambda m, i=i: f"grad of arg {i}: {m}", **tol
+                ours_grad, theirs_grad, equal_nan=True, msg=lambda m, i=i: f"grad {i}: {m}", **tol
             )
     return ours_out, theirs_out
 
@@ -62,7 +63,7 @@ def assert_raises_like_torch(ours, theirs, *args, match=None, **kwargs):
         theirs(*args, **kwargs)
     with pytest.raises(Exception, match=match) as ours_error:
         ours(*args, **kwargs)
-    assert type(ours_error.value) is type(theirs_error.value), (ours_error.value, theirs_error.value)
+    assert type(ours_error.value) is type(theirs_error.value), (ours_error, theirs_error)
 
 
 def test_reduce_modes():
@@ -89,7 +90,9 @@ def _call_with_reduction(name: str, reduction: str):
         "multi_margin_loss": (x, labels), "multilabel_margin_loss": (x, labels.expand(4, 3).T),
         "cosine_embedding_loss": (x, y, signs), "triplet_margin_loss": (x, y, x.flip(0)),
         "triplet_margin_with_distance_loss": (x, y, x.flip(0)),
-        "ctc_loss": (torch.randn(5, 3, 4).log_softmax(2), labels.clamp(1, 3).view(3, 1), [5, 5, 4], [1, 1, 1]),
+        "ctc_loss": (
+            torch.randn(5, 3, 4).log_softmax(2), labels.clamp(1, 3).view(3, 1), [5, 5, 4], [1, 1, 1]
+        ),
     }[name]
 
     def call(module):

@@ -30,11 +30,12 @@ def _ctc_case(dtype, device, *, blank=0, frames=12, batch=4, classes=5, longest=
     target_lengths[0], target_lengths[-1] = longest, 0
     input_lengths = torch.randint(min(2 * longest + 1, frames), frames + 1, (batch,), generator=g)
     input_lengths[0] = frames
-    return logits.to(device), targets.to(device), input_lengths.to(device), target_lengths.to(device)
+    return tuple(t.to(device) for t in (logits, targets, input_lengths, target_lengths))
 
 
 def _concatenated(targets, target_lengths):
-    return torch.cat([row[:length] for row, length in zip(targets, target_lengths.tolist(), strict=True)])
+    lengths = target_lengths.tolist()
+    return torch.cat([row[:length] for row, length in zip(targets, lengths, strict=True)])
 
 
 def _compare(logits, targets, input_lengths, target_lengths, **kwargs):
@@ -52,8 +53,9 @@ def _compare(logits, targets, input_lengths, target_lengths, **kwargs):
     (ours, ours_grad), (theirs, theirs_grad) = results
     tol = TOLERANCES[logits.dtype]
     torch.testing.assert_close(ours, theirs, **tol)
-    per_sample = F.ctc_loss(logits.log_softmax(-1), targets, input_lengths, target_lengths, reduction="none")
-    feasible = per_sample.isfinite()
+    log_probs = logits.log_softmax(-1)
+    feasible = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, reduction="none")
+    feasible = feasible.isfinite()
     if logits.dim() == 3:
         ours_grad, theirs_grad = ours_grad[:, feasible], theirs_grad[:, feasible]
     if feasible.any():
@@ -77,10 +79,9 @@ def test_ctc_loss(device, dtype, reduction, zero_infinity, layout, blank):
 @pytest.mark.parametrize("seed", range(6))
 def test_ctc_loss_random_sizes(device, seed):
     g = generator(seed, 3)
-    frames, batch, classes, longest = (int(torch.randint(low, high, (), generator=g)) for low, high in
-                                       [(1, 30), (1, 6), (2, 8), (1, 10)])
-    case = _ctc_case(torch.float64, device, frames=frames, batch=batch, classes=classes, longest=longest, seed=seed)
-    _compare(*case, reduction="none")
+    ranges = {"frames": (1, 30), "batch": (1, 6), "classes": (2, 8), "longest": (1, 10)}
+    sizes = {name: int(torch.randint(*bounds, (), generator=g)) for name, bounds in ranges.items()}
+    _compare(*_ctc_case(torch.float64, device, seed=seed, **sizes), reduction="none")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -94,9 +95,8 @@ def test_infeasible_alignments(device, dtype, zero_infinity):
     target_lengths[1] = 3
     input_lengths = torch.tensor([12, 3, 12, 1], device=device)  # sample 1 needs 4 frames
     target_lengths[3] = 2
-    ours, _, _ = _compare(
-        logits, targets, input_lengths, target_lengths, reduction="none", zero_infinity=zero_infinity
-    )
+    kwargs = {"reduction": "none", "zero_infinity": zero_infinity}
+    ours, _, _ = _compare(logits, targets, input_lengths, target_lengths, **kwargs)
     expected = 0.0 if zero_infinity else float("inf")
     assert ours[1].item() == expected and ours[3].item() == expected
     leaf = logits.detach().clone().requires_grad_()
@@ -106,7 +106,8 @@ def test_infeasible_alignments(device, dtype, zero_infinity):
     assert grad.isfinite().all() and grad[:, [1, 3]].eq(0).all() and grad[:, 0].ne(0).any()
     if not zero_infinity:
         leaf = logits.detach().clone().requires_grad_()
-        theirs = F.ctc_loss(leaf.log_softmax(-1), targets, input_lengths, target_lengths, reduction="none")
+        log_probs = leaf.log_softmax(-1)
+        theirs = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, reduction="none")
         theirs_grad, = torch.autograd.grad(theirs[0], leaf)
         assert theirs_grad[:3, 1].isnan().all()  # the 3 frames sample 1 uses
 
@@ -118,9 +119,11 @@ def test_empty_targets_and_empty_inputs(device, reduction):
     logits, targets, input_lengths, _ = _ctc_case(torch.float64, device)
     target_lengths = torch.tensor([0, 0, 2, 0], device=device)
     input_lengths[1:3] = 0
-    _compare(logits, targets, input_lengths, target_lengths, reduction=reduction, zero_infinity=True)
-    empty = torch.zeros(0, dtype=torch.long, device=device)
-    _compare(logits, empty, input_lengths, torch.zeros(4, dtype=torch.long, device=device), reduction=reduction)
+    kwargs = {"reduction": reduction, "zero_infinity": True}
+    _compare(logits, targets, input_lengths, target_lengths, **kwargs)
+    no_symbols = torch.zeros(0, dtype=torch.long, device=device)
+    zero_lengths = torch.zeros(4, dtype=torch.long, device=device)
+    _compare(logits, no_symbols, input_lengths, zero_lengths, reduction=reduction)
 
 
 def test_unbatched_and_length_sequences(device):
@@ -159,13 +162,15 @@ def test_torch_log_probs_gradient_convention(device):
         grads.append(torch.autograd.grad(loss, leaf, upstream)[0])
     frames = torch.arange(logits.size(0), device=device).view(-1, 1, 1)
     used = frames < input_lengths.view(1, -1, 1)
-    torch.testing.assert_close(grads[1], grads[0] + log_probs.exp() * upstream.view(1, -1, 1) * used)
+    folded_in = log_probs.exp() * upstream.view(1, -1, 1) * used
+    torch.testing.assert_close(grads[1], grads[0] + folded_in)
 
 
 def test_ctc_loss_counts_every_alignment(device):
     """Three frames, target 'ab' (symbols 1, 2; blank 0): the paths reading 'ab' are
     aab, abb, -ab, a-b, ab-."""
-    q = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.4, 0.4], [0.3, 0.1, 0.6]], dtype=torch.float64, device=device)
+    q = torch.tensor([[0.5, 0.3, 0.2], [0.2, 0.4, 0.4], [0.3, 0.1, 0.6]], dtype=torch.float64)
+    q = q.to(device)
     paths = [(1, 1, 2), (1, 2, 2), (0, 1, 2), (1, 0, 2), (1, 2, 0)]
     probability = sum(q[0, a] * q[1, b] * q[2, c] for a, b, c in paths)
     loss = losses.ctc_loss(q.log(), torch.tensor([1, 2], device=device), 3, 2, reduction="sum")

@@ -8,7 +8,12 @@ import torch.nn.functional as F
 from torch.distributions import Categorical, kl_divergence
 
 from course_lib import losses
-from tests.test_losses_common import DTYPES, assert_raises_like_torch, assert_same_as_torch, generator
+from tests.test_losses_common import (
+    DTYPES,
+    assert_raises_like_torch,
+    assert_same_as_torch,
+    generator,
+)
 
 
 def _distributions(dtype, device, shape=(4, 6), seed=0, zeros=False):
@@ -73,7 +78,8 @@ def test_gibbs_inequality(device):
     p, q = _distributions(torch.float64, device, shape=(50, 5), seed=3)
     assert (losses.kl_divergence(p, q) > 0).all()
     assert (losses.cross_entropy_of_distributions(p, q) > losses.entropy(p)).all()
-    torch.testing.assert_close(losses.kl_divergence(p, p), torch.zeros(50, dtype=torch.float64, device=device))
+    zeros = torch.zeros(50, dtype=torch.float64, device=device)
+    torch.testing.assert_close(losses.kl_divergence(p, p), zeros)
 
 
 def test_dim_argument(device):
@@ -104,7 +110,8 @@ def test_kl_div(device, dtype, reduction, log_target, shape):
 def test_kl_div_with_zero_target_probabilities(device, reduction):
     """0 log 0 = 0 in the value; the gradient with respect to a zero target is nan in both."""
     p, q = _distributions(torch.float64, device, zeros=True)
-    assert_same_as_torch(losses.kl_div, F.kl_div, (q.log(), p), {"reduction": reduction}, grad=(0, 1))
+    kwargs = {"reduction": reduction}
+    assert_same_as_torch(losses.kl_div, F.kl_div, (q.log(), p), kwargs, grad=(0, 1))
 
 
 def test_kl_div_batchmean_is_the_mean_kl_divergence(device):

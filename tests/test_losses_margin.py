@@ -29,9 +29,12 @@ def _signs(shape, device, dtype, seed, values=(-1.0, 1.0)):
 @pytest.mark.parametrize("margin", [0.0, 0.5])
 @pytest.mark.parametrize("shape", [(), (9,), (3, 4)], ids=str)
 def test_margin_ranking_loss_is_exact(device, dtype, reduction, margin, shape):
-    args = (_randn(shape, dtype, device, 1), _randn(shape, dtype, device, 2), _signs(shape, device, dtype, 3))
+    x1, x2 = _randn(shape, dtype, device, 1), _randn(shape, dtype, device, 2)
+    args = (x1, x2, _signs(shape, device, dtype, 3))
     kwargs = {"margin": margin, "reduction": reduction}
-    assert_same_as_torch(losses.margin_ranking_loss, F.margin_ranking_loss, args, kwargs, grad=(0, 1, 2), tol=EXACT)
+    assert_same_as_torch(
+        losses.margin_ranking_loss, F.margin_ranking_loss, args, kwargs, grad=(0, 1, 2), tol=EXACT
+    )
 
 
 def test_margin_ranking_loss_broadcasting_pitfall(device):
@@ -43,7 +46,8 @@ def test_margin_ranking_loss_broadcasting_pitfall(device):
     y = torch.ones(n, dtype=torch.float64, device=device)
     assert losses.margin_ranking_loss(x1, x2, y, reduction="none").shape == (n,)
     assert_raises_like_torch(
-        losses.margin_ranking_loss, F.margin_ranking_loss, x1, x2.view(n, 1), y, match="same dimension"
+        losses.margin_ranking_loss, F.margin_ranking_loss, x1, x2.view(n, 1), y,
+        match="same dimension",
     )
     args = (x1.view(n, 1), x2.view(1, n), y.view(1, n))
     ours, _ = assert_same_as_torch(
@@ -60,7 +64,10 @@ def test_hinge_embedding_loss_is_exact(device, dtype, reduction, margin, shape):
     distances = _randn(shape, dtype, device, 4).abs() * 2
     target = _signs(shape, device, dtype, 5, values=(-1.0, 1.0, 0.0))  # 0: both terms, as torch
     kwargs = {"margin": margin, "reduction": reduction}
-    assert_same_as_torch(losses.hinge_embedding_loss, F.hinge_embedding_loss, (distances, target), kwargs, tol=EXACT)
+    args = (distances, target)
+    assert_same_as_torch(
+        losses.hinge_embedding_loss, F.hinge_embedding_loss, args, kwargs, tol=EXACT
+    )
 
 
 def test_hinges_at_the_kink(device):
@@ -69,12 +76,15 @@ def test_hinges_at_the_kink(device):
     loss here follows its torch counterpart."""
     x = torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64, device=device)
     y = torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64, device=device)
-    assert_same_as_torch(losses.margin_ranking_loss, F.margin_ranking_loss, (x, x, y), {"reduction": "sum"}, grad=(0, 1))
+    summed = {"reduction": "sum"}
+    assert_same_as_torch(
+        losses.margin_ranking_loss, F.margin_ranking_loss, (x, x, y), summed, grad=(0, 1)
+    )
     kwargs = {"margin": 1.0, "reduction": "sum"}
     assert_same_as_torch(losses.hinge_embedding_loss, F.hinge_embedding_loss, (x, y), kwargs)
     scores = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64, device=device)
     target = torch.tensor([1], device=device)
-    assert_same_as_torch(losses.multi_margin_loss, F.multi_margin_loss, (scores, target), {"reduction": "sum"})
+    assert_same_as_torch(losses.multi_margin_loss, F.multi_margin_loss, (scores, target), summed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -82,7 +92,8 @@ def test_hinges_at_the_kink(device):
 @pytest.mark.parametrize("shape", [(), (9,), (3, 4)], ids=str)
 def test_soft_margin_loss(device, dtype, reduction, shape):
     args = (_randn(shape, dtype, device, 6) * 3, _signs(shape, device, dtype, 7))
-    assert_same_as_torch(losses.soft_margin_loss, F.soft_margin_loss, args, {"reduction": reduction})
+    kwargs = {"reduction": reduction}
+    assert_same_as_torch(losses.soft_margin_loss, F.soft_margin_loss, args, kwargs)
 
 
 def test_soft_margin_loss_is_stable_where_torch_overflows(device):
@@ -91,7 +102,8 @@ def test_soft_margin_loss_is_stable_where_torch_overflows(device):
     x = torch.tensor([100.0, -100.0], device=device)
     y = torch.tensor([-1.0, 1.0], device=device)
     assert torch.isinf(F.soft_margin_loss(x, y, reduction="none")).all()
-    torch.testing.assert_close(losses.soft_margin_loss(x, y, reduction="none"), torch.tensor([100.0, 100.0], device=device))
+    ours = losses.soft_margin_loss(x, y, reduction="none")
+    torch.testing.assert_close(ours, torch.tensor([100.0, 100.0], device=device))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -100,9 +112,12 @@ def test_soft_margin_loss_is_stable_where_torch_overflows(device):
 @pytest.mark.parametrize("shape", [(5,), (4, 5), (2, 3, 5)], ids=str)
 def test_multilabel_soft_margin_loss(device, dtype, reduction, weighted, shape):
     target = torch.rand(shape, generator=generator(8), dtype=dtype).round().to(device)
-    weight = (torch.rand(5, generator=generator(9), dtype=dtype) + 0.1).to(device) if weighted else None
-    args, kwargs = (_randn(shape, dtype, device, 8) * 3, target), {"weight": weight, "reduction": reduction}
-    assert_same_as_torch(losses.multilabel_soft_margin_loss, F.multilabel_soft_margin_loss, args, kwargs, grad=(0, 1))
+    weight = (torch.rand(5, generator=generator(9), dtype=dtype) + 0.1).to(device)
+    args = (_randn(shape, dtype, device, 8) * 3, target)
+    kwargs = {"weight": weight if weighted else None, "reduction": reduction}
+    assert_same_as_torch(
+        losses.multilabel_soft_margin_loss, F.multilabel_soft_margin_loss, args, kwargs, grad=(0, 1)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -114,8 +129,9 @@ def test_multilabel_soft_margin_loss(device, dtype, reduction, weighted, shape):
 def test_multi_margin_loss(device, dtype, reduction, p, margin, weighted, batched):
     scores = _randn((6, 5) if batched else (5,), dtype, device, 10)
     target = torch.randint(5, (6,) if batched else (), generator=generator(10)).to(device)
-    weight = (torch.rand(5, generator=generator(11), dtype=dtype) + 0.1).to(device) if weighted else None
-    kwargs = {"p": p, "margin": margin, "weight": weight, "reduction": reduction}
+    weight = (torch.rand(5, generator=generator(11), dtype=dtype) + 0.1).to(device)
+    kwargs = {"p": p, "margin": margin, "weight": weight if weighted else None}
+    kwargs["reduction"] = reduction
     assert_same_as_torch(losses.multi_margin_loss, F.multi_margin_loss, (scores, target), kwargs)
 
 
@@ -134,8 +150,8 @@ def test_multilabel_margin_loss(device, dtype, reduction, targets):
     scores = _randn((3, 5), dtype, device, 12)
     target = torch.tensor(MULTILABEL_TARGETS[targets], device=device)
     kwargs = {"reduction": reduction}
-    assert_same_as_torch(losses.multilabel_margin_loss, F.multilabel_margin_loss, (scores, target), kwargs)
-    assert_same_as_torch(losses.multilabel_margin_loss, F.multilabel_margin_loss, (scores[0], target[0]), kwargs)
+    for args in [(scores, target), (scores[0], target[0])]:  # batched and unbatched
+        assert_same_as_torch(losses.multilabel_margin_loss, F.multilabel_margin_loss, args, kwargs)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -147,7 +163,9 @@ def test_cosine_embedding_loss(device, dtype, reduction, margin, batched):
     target = _signs(shape[:-1], device, dtype, 13)
     args = (_randn(shape, dtype, device, 14), _randn(shape, dtype, device, 15), target)
     kwargs = {"margin": margin, "reduction": reduction}
-    assert_same_as_torch(losses.cosine_embedding_loss, F.cosine_embedding_loss, args, kwargs, grad=(0, 1))
+    assert_same_as_torch(
+        losses.cosine_embedding_loss, F.cosine_embedding_loss, args, kwargs, grad=(0, 1)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -159,7 +177,9 @@ def test_cosine_embedding_loss(device, dtype, reduction, margin, batched):
 def test_triplet_margin_loss(device, dtype, reduction, p, eps, swap, shape):
     args = tuple(_randn(shape, dtype, device, seed) for seed in (16, 17, 18))
     kwargs = {"margin": 0.7, "p": p, "eps": eps, "swap": swap, "reduction": reduction}
-    assert_same_as_torch(losses.triplet_margin_loss, F.triplet_margin_loss, args, kwargs, grad=(0, 1, 2))
+    assert_same_as_torch(
+        losses.triplet_margin_loss, F.triplet_margin_loss, args, kwargs, grad=(0, 1, 2)
+    )
 
 
 def _cosine_distance(x1, x2):
@@ -175,11 +195,13 @@ def test_triplet_margin_with_distance_loss(device, dtype, reduction, distance, s
     args = tuple(_randn((6, 5), dtype, device, seed) for seed in (19, 20, 21))
     kwargs = {"distance_function": distance, "margin": margin, "swap": swap, "reduction": reduction}
     assert_same_as_torch(
-        losses.triplet_margin_with_distance_loss, F.triplet_margin_with_distance_loss, args, kwargs, grad=(0, 1, 2)
+        losses.triplet_margin_with_distance_loss, F.triplet_margin_with_distance_loss,
+        args, kwargs, grad=(0, 1, 2),
     )
 
 
 x35, labels3 = torch.randn(3, 5), torch.tensor([0, 1, 1])
+long2 = torch.zeros(2, dtype=torch.long)
 BAD_MARGIN_INPUTS = {
     "multi_margin p=3": ("multi_margin_loss", (x35, labels3), {"p": 3}),
     "multi_margin 2-D weight": ("multi_margin_loss", (x35, labels3), {"weight": torch.ones(5, 1)}),
@@ -187,16 +209,20 @@ BAD_MARGIN_INPUTS = {
     "multi_margin target out of range": ("multi_margin_loss", (x35, torch.tensor([0, 5, 1])), {}),
     "multi_margin float target": ("multi_margin_loss", (x35, labels3.float()), {}),
     "multi_margin target size": ("multi_margin_loss", (x35, labels3[:2]), {}),
-    "multi_margin 3-D input": ("multi_margin_loss", (torch.rand(2, 3, 4), torch.zeros(2, dtype=torch.long)), {}),
+    "multi_margin 3-D input": ("multi_margin_loss", (torch.rand(2, 3, 4), long2), {}),
     "multilabel_margin target shape": ("multilabel_margin_loss", (x35, torch.full((3, 4), -1)), {}),
-    "multilabel_margin target out of range": ("multilabel_margin_loss", (x35, torch.full((3, 5), 7)), {}),
-    "multilabel_margin float target": ("multilabel_margin_loss", (x35, torch.full((3, 5), -1.0)), {}),
+    "multilabel_margin out of range": ("multilabel_margin_loss", (x35, torch.full((3, 5), 7)), {}),
+    "multilabel_margin float target": ("multilabel_margin_loss", (x35, -torch.ones(3, 5)), {}),
     "cosine 2-D target": ("cosine_embedding_loss", (x35, x35, torch.ones(3, 1)), {}),
-    "cosine input dims": ("cosine_embedding_loss", (torch.rand(4), torch.rand(4), torch.ones(3)), {}),
+    "cosine input dims": ("cosine_embedding_loss", (x35[0], x35[1], torch.ones(3)), {}),
     "triplet margin 0": ("triplet_margin_loss", (x35, x35, x35), {"margin": 0.0}),
     "triplet dims": ("triplet_margin_loss", (x35, x35, torch.rand(5)), {}),
-    "triplet with distance margin": ("triplet_margin_with_distance_loss", (x35, x35, x35), {"margin": -1.0}),
-    "triplet with distance dims": ("triplet_margin_with_distance_loss", (x35, x35, torch.rand(5)), {}),
+    "triplet with distance margin": (
+        "triplet_margin_with_distance_loss", (x35, x35, x35), {"margin": -1.0}
+    ),
+    "triplet with distance dims": (
+        "triplet_margin_with_distance_loss", (x35, x35, torch.rand(5)), {}
+    ),
 }
 
 

@@ -45,7 +45,8 @@ def test_weighted_regression(device, dtype, reduction, loss_name):
     input, target = _pair((4, 5), dtype, device)
     weight = torch.rand(4, 5, generator=generator(2), dtype=dtype).to(device)
     kwargs = {"reduction": reduction, "weight": weight}
-    assert_same_as_torch(getattr(losses, loss_name), getattr(F, loss_name), (input, target), kwargs, grad=(0, 1))
+    ours, theirs = getattr(losses, loss_name), getattr(F, loss_name)
+    assert_same_as_torch(ours, theirs, (input, target), kwargs, grad=(0, 1))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -116,7 +117,9 @@ def test_poisson_nll_loss_counts_of_zero_and_one(device):
     assert_same_as_torch(losses.poisson_nll_loss, F.poisson_nll_loss, (input, target), kwargs)
 
 
-VAR_SHAPES = {"heteroscedastic": (4, 3), "one per row": (4, 1), "last dim missing": (4,), "scalar": None}
+VAR_SHAPES = {
+    "heteroscedastic": (4, 3), "one per row": (4, 1), "last dim missing": (4,), "scalar": None
+}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -139,7 +142,10 @@ def test_gaussian_nll_loss_clamps_small_variances_but_keeps_their_gradient(devic
     input, target = _pair((5,), torch.float64, device)
     var = torch.tensor([0.0, 1e-9, 1e-3, 1.0, 4.0], dtype=torch.float64, device=device)
     kwargs = {"eps": 1e-4, "reduction": "sum"}
-    assert_same_as_torch(losses.gaussian_nll_loss, F.gaussian_nll_loss, (input, target, var), kwargs, grad=(0, 1, 2))
+    args = (input, target, var)
+    assert_same_as_torch(
+        losses.gaussian_nll_loss, F.gaussian_nll_loss, args, kwargs, grad=(0, 1, 2)
+    )
 
 
 BAD_REGRESSION_INPUTS = {
@@ -151,7 +157,9 @@ BAD_REGRESSION_INPUTS = {
         "gaussian_nll_loss", (torch.rand(3), torch.rand(3), torch.tensor([1.0, -1.0, 1.0])), {}
     ),
     "negative scalar variance": ("gaussian_nll_loss", (torch.rand(3), torch.rand(3), -1.0), {}),
-    "variance shape": ("gaussian_nll_loss", (torch.rand(3, 2), torch.rand(3, 2), torch.rand(2)), {}),
+    "variance shape": (
+        "gaussian_nll_loss", (torch.rand(3, 2), torch.rand(3, 2), torch.rand(2)), {}
+    ),
 }
 
 

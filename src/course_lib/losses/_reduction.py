@@ -69,4 +69,5 @@ def _check_in_range(index: torch.Tensor, size: int, what: str, error: type[Excep
     """Raise ``error`` naming the first entry of ``index`` outside ``[0, size)``."""
     bad = (index < 0) | (index >= size)
     if bad.any():
-        raise error(f"{what} {index[bad][0].item()} is out of bounds: expected a value in [0, {size})")
+        value = index[bad][0].item()
+        raise error(f"{what} {value} is out of bounds: expected a value in [0, {size})")

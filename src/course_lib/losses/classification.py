@@ -178,7 +178,8 @@ def cross_entropy(
     if input.shape == target.shape:
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
-        return _cross_entropy_soft(input - log_normalizer, target, weight, reduction, label_smoothing)
+        log_q = input - log_normalizer
+        return _cross_entropy_soft(log_q, target, weight, reduction, label_smoothing)
     z_y, w_y, ignored = _target_entries(input, target, weight, ignore_index)
     log_q_y = z_y - log_normalizer.squeeze(dim)  # the log-softmax, at the target only
     loss = (-w_y * log_q_y).masked_fill(ignored, 0.0)
@@ -256,8 +257,9 @@ def binary_cross_entropy_with_logits(
     With :math:`\\hat y = \\sigma(z)` and the positive-class weight :math:`w_+` (``pos_weight``),
 
     .. math::
-        \\ell_i = -w_i \\left[ w_+ y_i \\log\\sigma(z_i) + (1 - y_i) \\log(1 - \\sigma(z_i)) \\right]
-              = w_i \\left[ (1 - y_i) z_i - (1 + (w_+ - 1) y_i) \\log\\sigma(z_i) \\right],
+        \\ell_i &= -w_i \\left[ w_+ y_i \\log\\sigma(z_i)
+                   + (1 - y_i) \\log(1 - \\sigma(z_i)) \\right] \\\\
+               &= w_i \\left[ (1 - y_i) z_i - (1 + (w_+ - 1) y_i) \\log\\sigma(z_i) \\right],
 
     using :math:`\\log(1 - \\sigma(z)) = \\log\\sigma(z) - z`. :math:`\\log\\sigma` is evaluated
     stably, so logits of any magnitude give exact losses and gradients :math:`\\sigma(z) - y`.
@@ -267,7 +269,9 @@ def binary_cross_entropy_with_logits(
     tensor([100.0000,   0.0000,   0.6931])
     """
     if target.size() != input.size():
-        raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+        raise ValueError(
+            f"Target size ({target.size()}) must be the same as input size ({input.size()})"
+        )
     if not target.is_floating_point():
         raise RuntimeError(
             f"expected a floating point target (probabilities of the positive class), got "

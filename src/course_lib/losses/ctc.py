@@ -15,8 +15,9 @@ summed over those paths by the *forward algorithm* on the extended label
 different symbols) the one before:
 
 .. math::
-    \\alpha_t(s) = \\log q_t(y'_s) + \\log\\left( e^{\\alpha_{t-1}(s)} + e^{\\alpha_{t-1}(s-1)}
-                   + [y'_s \\ne \\text{-},\\, y'_s \\ne y'_{s-2}]\\, e^{\\alpha_{t-1}(s-2)} \\right),
+    \\alpha_t(s) = \\log q_t(y'_s) + \\log\\Big( e^{\\alpha_{t-1}(s)} + e^{\\alpha_{t-1}(s-1)}
+                   + [y'_s \\ne \\text{-},\\, y'_s \\ne y'_{s-2}]\\, e^{\\alpha_{t-1}(s-2)}
+                   \\Big),
 
 and :math:`\\ell = -\\log(e^{\\alpha_{T-1}(2S)} + e^{\\alpha_{T-1}(2S-1)})` (the path may end
 on the last symbol or on a blank after it). The gradient is autograd's.
@@ -32,9 +33,13 @@ def _lengths(lengths, batch_size: int, name: str, device) -> torch.Tensor:
     """Lengths as a (N,) int64 tensor; torch accepts tensors, lists and tuples."""
     lengths = torch.as_tensor(lengths, device=device).long().reshape(-1)
     if lengths.numel() != batch_size:
-        raise RuntimeError(f"{name} must be of size batch_size ({batch_size}), got {lengths.numel()}")
+        raise RuntimeError(
+            f"{name} must be of size batch_size ({batch_size}), got {lengths.numel()}"
+        )
     if (lengths < 0).any():
-        raise RuntimeError(f"Expected {name} to have value at least 0, but got value {lengths.min().item()}")
+        raise RuntimeError(
+            f"Expected {name} to have value at least 0, but got value {lengths.min().item()}"
+        )
     return lengths
 
 
@@ -51,7 +56,8 @@ def _padded_targets(targets: torch.Tensor, target_lengths: torch.Tensor) -> torc
         return pad_sequence(list(pieces), batch_first=True).view(batch_size, -1)
     if targets.size(0) != batch_size:
         raise RuntimeError(
-            f"Expected targets to have size {batch_size} at dimension 0, but got size {targets.size(0)}"
+            f"Expected targets to have size {batch_size} at dimension 0, but got size "
+            f"{targets.size(0)}"
         )
     longest = target_lengths.max().item() if batch_size else 0
     if targets.size(1) < longest:
@@ -92,7 +98,7 @@ def _log_likelihood(log_probs, targets, input_lengths, target_lengths, blank):
     states = extended.size(1) + 1
     emit = log_probs.gather(2, extended.expand(frames, -1, -1)).clamp_min(log_zero)
     emit = torch.cat([emit, emit.new_zeros(frames, batch_size, 1)], dim=2)
-    alpha = torch.full((batch_size, states), log_zero, dtype=log_probs.dtype, device=log_probs.device)
+    alpha = log_probs.new_full((batch_size, states), log_zero)
     alpha[:, 0] = 0.0  # before the first frame: the empty prefix, with probability 1
     alphas = [alpha]
     for emit_t in emit.unbind(0):

@@ -57,7 +57,8 @@ def hinge_embedding_loss(
     a distance :math:`x_i` between two embeddings, ``target`` says similar (1) or not (-1):
 
     .. math::
-        \\ell_i = \\begin{cases} x_i & y_i = 1 \\\\ \\max(0, \\text{margin} - x_i) & y_i = -1. \\end{cases}
+        \\ell_i = \\begin{cases} x_i & y_i = 1 \\\\
+                  \\max(0, \\text{margin} - x_i) & y_i = -1. \\end{cases}
 
     >>> hinge_embedding_loss(torch.tensor([0.3, 0.3]), torch.tensor([1.0, -1.0]), reduction="none")
     tensor([0.3000, 0.7000])
@@ -144,8 +145,8 @@ def multi_margin_loss(
     :math:`y_i` must score at least ``margin`` above every other class,
 
     .. math::
-        \\ell_i = \\frac{1}{C} \\sum_{c \\ne y_i} w_{y_i} \\max(0, \\text{margin} - x_{i, y_i} + x_{ic})^p,
-        \\qquad p \\in \\{1, 2\\}.
+        \\ell_i = \\frac{1}{C} \\sum_{c \\ne y_i} w_{y_i}
+                  \\max(0, \\text{margin} - x_{i, y_i} + x_{ic})^p, \\qquad p \\in \\{1, 2\\}.
 
     >>> x = torch.tensor([[0.1, 0.2, 0.4, 0.8]])
     >>> round(multi_margin_loss(x, torch.tensor([3])).item(), 4)  # (0.3 + 0.4 + 0.6) / 4
@@ -180,7 +181,8 @@ def multilabel_margin_loss(
     -1 (what follows the first -1 is ignored); every true label must beat every other:
 
     .. math::
-        \\ell_i = \\frac{1}{C} \\sum_{j \\in Y_i} \\sum_{k \\notin Y_i} \\max(0, 1 - (x_{ij} - x_{ik})).
+        \\ell_i = \\frac{1}{C} \\sum_{j \\in Y_i} \\sum_{k \\notin Y_i}
+                  \\max(0, 1 - (x_{ij} - x_{ik})).
 
     >>> x = torch.tensor([[0.1, 0.2, 0.4, 0.8]])
     >>> y = torch.tensor([[3, 0, -1, 1]])  # labels 3 and 0

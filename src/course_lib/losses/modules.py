@@ -102,7 +102,12 @@ class PoissonNLLLoss(_Loss):
     """Module form of :func:`~course_lib.losses.poisson_nll_loss`."""
 
     def __init__(
-        self, log_input: bool = True, full: bool = False, *, eps: float = 1e-8, reduction: str = "mean"
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        *,
+        eps: float = 1e-8,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
@@ -139,7 +144,11 @@ class NLLLoss(_WeightedLoss):
     """Module form of :func:`~course_lib.losses.nll_loss`."""
 
     def __init__(
-        self, weight: torch.Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean"
+        self,
+        weight: torch.Tensor | None = None,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(weight, reduction)
         self.ignore_index = ignore_index
@@ -262,7 +271,8 @@ class MultiMarginLoss(_WeightedLoss):
             raise ValueError("only p == 1 and p == 2 supported")
         if weight is not None and weight.dim() != 1:
             raise ValueError(
-                f"MultiMarginLoss: expected weight to be None or 1D tensor, got {weight.dim()}D instead"
+                "MultiMarginLoss: expected weight to be None or 1D tensor, got "
+                f"{weight.dim()}D instead"
             )
         self.p, self.margin = p, margin
 
@@ -355,7 +365,9 @@ class TripletMarginWithDistanceLoss(_Loss):
 class CTCLoss(_Loss):
     """Module form of :func:`~course_lib.losses.ctc_loss`."""
 
-    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+    def __init__(
+        self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False
+    ) -> None:
         super().__init__(reduction)
         self.blank, self.zero_infinity = blank, zero_infinity
 

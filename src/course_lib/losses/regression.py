@@ -72,9 +72,10 @@ def mse_loss(
 
 
 def _huber(residual: torch.Tensor, delta: float) -> torch.Tensor:
-    """:math:`\\tfrac12 d^2` for :math:`|d| < \\delta`, :math:`\\delta(|d| - \\tfrac12\\delta)` beyond,
-    written as :math:`c\\,(d - \\tfrac12 c)` with the residual clipped to :math:`[-\\delta, \\delta]`:
-    :math:`c = \\text{clip}(d)` (``hardtanh``, a clamp whose backward is a single fused pass)."""
+    """Huber's :math:`\\tfrac12 d^2` for :math:`|d| < \\delta`, else
+    :math:`\\delta(|d| - \\tfrac12\\delta)`, written as :math:`c\\,(d - \\tfrac12 c)` with
+    :math:`c` the residual :math:`d` clipped to :math:`[-\\delta, \\delta]` (by ``hardtanh``,
+    a clamp whose backward is one fused pass)."""
     clipped = F.hardtanh(residual, -delta, delta)
     return clipped * residual.sub(clipped, alpha=0.5)
 
@@ -149,10 +150,11 @@ def poisson_nll_loss(
     """Negative log-likelihood of counts :math:`y \\sim \\text{Poisson}(\\lambda)`, like
     ``torch.nn.functional.poisson_nll_loss``. Dropping the constant :math:`\\log y!`:
 
-    .. math::
-        \\ell_i = \\lambda_i - y_i \\log \\lambda_i, \\qquad
-        \\lambda_i = e^{\\hat y_i} \\text{ if ``log_input`` (then } \\ell_i = e^{\\hat y_i} -
-        y_i \\hat y_i) \\text{, else } \\lambda_i = \\hat y_i \\text{ and } \\log(\\hat y_i + \\epsilon).
+    .. math:: \\ell_i = \\lambda_i - y_i \\log \\lambda_i,
+
+    where the rate is :math:`\\lambda_i = e^{\\hat y_i}` with ``log_input`` (so that
+    :math:`\\ell_i = e^{\\hat y_i} - y_i \\hat y_i`), else :math:`\\lambda_i = \\hat y_i`, whose log
+    is taken as :math:`\\log(\\hat y_i + \\epsilon)`.
 
     ``full`` adds Stirling's approximation of :math:`\\log y!`,
     :math:`y \\log y - y + \\tfrac12 \\log(2\\pi y)`, for targets above 1.
