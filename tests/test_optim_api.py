@@ -52,7 +52,10 @@ INVALID = [
     ("SparseAdam", {"lr": 0.0}),
     ("SGD", {"lr": torch.tensor([0.1, 0.2])}),
     *[(name, {"betas": (1.0, 0.999)}) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")],
-    *[(name, {"betas": (0.9, -0.1)}) for name in ("Adam", "Adamax", "NAdam", "RAdam", "SparseAdam")],
+    *[
+        (name, {"betas": (0.9, -0.1)})
+        for name in ("Adam", "Adamax", "NAdam", "RAdam", "SparseAdam")
+    ],
     *[(name, {"eps": -1e-8}) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Adagrad")],
     *[(name, {"eps": -1e-8}) for name in ("RMSprop", "Adadelta")],
     ("SparseAdam", {"eps": 0.0}),
@@ -118,7 +121,9 @@ def _sparse_grad():
     return torch.sparse_coo_tensor([[0, 2]], [1.0, -1.0], (3,), check_invariants=True)
 
 
-@pytest.mark.parametrize("name", [n for n in OPTIMIZERS if n not in ("SGD", "Adagrad", "SparseAdam", "LBFGS", "Muon")])
+@pytest.mark.parametrize(
+    "name", [n for n in OPTIMIZERS if n not in ("SGD", "Adagrad", "SparseAdam", "LBFGS", "Muon")]
+)
 def test_sparse_gradients_are_refused_where_torch_refuses_them(name, device):
     p = torch.nn.Parameter(torch.zeros(3, device=device))
     p.grad = _sparse_grad().to(device)

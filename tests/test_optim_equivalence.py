@@ -70,7 +70,9 @@ CASES = [
     ("Muon", {"lr": 0.01, "momentum": 0.5, "adjust_lr_fn": "match_rms_adamw"}),
 ]
 NAMES = sorted({name for name, _ in CASES})
-CASE_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES]
+CASE_IDS = [
+    f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES
+]
 DTYPES = [pytest.param(torch.float64, id="float64"), pytest.param(torch.float32, id="float32")]
 
 
@@ -88,13 +90,19 @@ def copies(params):
 
 def make_pair(name, params, kwargs):
     """Ours and torch's optimizer of that name, each on its own copy of ``params``."""
-    return build(optim, name, copies(params), kwargs), build(torch.optim, name, copies(params), kwargs)
+    return build(optim, name, copies(params), kwargs), build(
+        torch.optim, name, copies(params), kwargs
+    )
 
 
 def assert_same_value(ours, theirs, where: str) -> None:
     if isinstance(theirs, torch.Tensor):
         assert isinstance(ours, torch.Tensor), f"{where}: {type(ours)} instead of a tensor"
-        assert (ours.dtype, ours.device, ours.shape) == (theirs.dtype, theirs.device, theirs.shape), where
+        assert (ours.dtype, ours.device, ours.shape) == (
+            theirs.dtype,
+            theirs.device,
+            theirs.shape,
+        ), where
         assert torch.equal(ours, theirs), f"{where}: max diff {(ours - theirs).abs().max()}"
     elif isinstance(theirs, dict):
         assert list(ours) == list(theirs), f"{where}: keys {list(ours)} != {list(theirs)}"
@@ -177,7 +185,10 @@ def test_mlp_real_gradients(name, kwargs, dtype, device):
     models = [mlp(device, dtype), mlp(device, dtype)]
     x, y = noisy_quadratic(256, device=device, dtype=dtype)
     groups = [[p for p in m.parameters() if p.ndim == 2 or name != "Muon"] for m in models]
-    ours, theirs = build(optim, name, groups[0], kwargs), build(torch.optim, name, groups[1], kwargs)
+    ours, theirs = (
+        build(optim, name, groups[0], kwargs),
+        build(torch.optim, name, groups[1], kwargs),
+    )
     gen = torch.Generator().manual_seed(0)
     data = [b for _ in range(2) for b in batches(x, y, 10, generator=gen)][:STEPS]
     for xb, yb in data:
@@ -236,7 +247,9 @@ def test_add_param_group_mid_training(name, device):
 def test_torch_schedulers_drive_our_learning_rate(name, device):
     params = random_params(name, device, torch.float64)
     ours, theirs = make_pair(name, params, {"lr": 0.01})
-    schedulers = [torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5) for opt in (ours, theirs)]
+    schedulers = [
+        torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5) for opt in (ours, theirs)
+    ]
     for grads in random_grads(params, STEPS):
         step_both(ours, theirs, grads)
         for scheduler in schedulers:
@@ -318,6 +331,7 @@ def test_decoupled_weight_decay_is_the_regularization_piece():
     for _ in range(3):
         w.grad = torch.zeros_like(w)
         opt.step()
-    assert torch.allclose(w.detach(), torch.tensor([2.0, -4.0], dtype=torch.float64) * 0.95**3,
-                          rtol=1e-15, atol=0)
+    assert torch.allclose(
+        w.detach(), torch.tensor([2.0, -4.0], dtype=torch.float64) * 0.95**3, rtol=1e-15, atol=0
+    )
     assert math.isclose(opt.state[w]["step"].item(), 3.0)

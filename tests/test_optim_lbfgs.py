@@ -59,7 +59,9 @@ def run(module, kwargs, start, calls, loss_fn=rosenbrock):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kwargs", OPTIONS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize(
+    "kwargs", OPTIONS, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items())
+)
 def test_rosenbrock_matches_torch(kwargs, dtype, device):
     start = [torch.tensor([-1.5, 2.0], dtype=dtype, device=device)]
     ours = run(optim, kwargs, start, calls=8)
@@ -96,7 +98,9 @@ def test_mlp_full_batch_matches_torch(line_search_fn, dtype, device):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
         model = model.to(device=device, dtype=dtype)
-        opt = module.LBFGS(model.parameters(), lr=0.5, history_size=5, line_search_fn=line_search_fn)
+        opt = module.LBFGS(
+            model.parameters(), lr=0.5, history_size=5, line_search_fn=line_search_fn
+        )
 
         def closure(model=model, opt=opt):
             opt.zero_grad()

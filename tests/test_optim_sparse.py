@@ -22,7 +22,10 @@ CASES = [
     ("SGD", {"foreach": False, "lr": 0.1}),
     ("SGD", {"foreach": False, "lr": 0.1, "momentum": 0.9, "maximize": True}),
 ]
-IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items() if k != 'foreach') or 'defaults'}" for name, kw in CASES]
+IDS = [
+    f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items() if k != 'foreach') or 'defaults'}"
+    for name, kw in CASES
+]
 
 
 def assert_same(ours, theirs):
@@ -75,9 +78,13 @@ def random_sparse_grads(shape, dtype, device, steps, sparse_dims=2):
     grads = []
     for step in range(steps):
         nnz = 0 if step % 5 == 4 else 8
-        indices = torch.stack([torch.randint(0, n, (nnz,), generator=gen) for n in shape[:sparse_dims]])
+        indices = torch.stack(
+            [torch.randint(0, n, (nnz,), generator=gen) for n in shape[:sparse_dims]]
+        )
         values = torch.randn((nnz, *shape[sparse_dims:]), generator=gen, dtype=dtype)
-        grads.append(torch.sparse_coo_tensor(indices, values, shape, check_invariants=True).to(device))
+        grads.append(
+            torch.sparse_coo_tensor(indices, values, shape, check_invariants=True).to(device)
+        )
     return grads
 
 
@@ -101,8 +108,13 @@ def test_sparse_adam_state_dict_continues_in_the_other_implementation(direction,
     first, second = (optim, torch.optim) if direction == "ours_to_torch" else (torch.optim, optim)
     shape = (6, 5)
     grads = random_sparse_grads(shape, torch.float64, device, STEPS, sparse_dims=1)
-    params = [torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64, device=device)) for _ in range(2)]
-    opt, reference = first.SparseAdam(params[:1], lr=0.1), torch.optim.SparseAdam(params[1:], lr=0.1)
+    params = [
+        torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64, device=device)) for _ in range(2)
+    ]
+    opt, reference = (
+        first.SparseAdam(params[:1], lr=0.1),
+        torch.optim.SparseAdam(params[1:], lr=0.1),
+    )
     for i, grad in enumerate(grads):
         if i == 20:
             saved = copy.deepcopy(opt.state_dict())
@@ -124,4 +136,6 @@ def test_pure_sparse_adam_update_returns_only_the_touched_rows():
     torch.testing.assert_close(new_param._values(), torch.full((2, 2), -0.1), rtol=1e-6, atol=0)
     assert new_state["step"] == 1
     torch.testing.assert_close(new_state["exp_avg"]._values(), torch.tensor([[0.1] * 2, [0.2] * 2]))
-    assert state["step"] == 0 and all(torch.equal(state[k], before[k]) for k in ("exp_avg", "exp_avg_sq"))
+    assert state["step"] == 0 and all(
+        torch.equal(state[k], before[k]) for k in ("exp_avg", "exp_avg_sq")
+    )

@@ -13,7 +13,8 @@ from tests.benchmarks.timing import compare, markdown_table
 LAYERS = [(1024, 4096), (4096, 1024), (1024, 1024)]  # Linear(in, out): 9.45M parameters
 EMBEDDING = (36_864, 256)  # 9.44M parameters, for SparseAdam
 SPARSE_ROWS = 2048  # rows touched by one sparse gradient
-OPTIONS = {"LBFGS": {"max_iter": 4, "history_size": 10}}
+OPTIONS = {"LBFGS": {"max_iter": 2, "history_size": 5}}
+EXTRA_ROWS = [("SGD", {"momentum": 0.9})]  # beside every optimizer with its defaults
 
 
 def _dense_params(name: str, seed: int = 0) -> list[torch.Tensor]:
@@ -26,7 +27,7 @@ def _dense_params(name: str, seed: int = 0) -> list[torch.Tensor]:
     return params
 
 
-def _setup(module, name: str):
+def _setup(module, name: str, options: dict):
     """An optimizer of ``module`` with gradients in place, and the call that steps it."""
     if name == "SparseAdam":
         gen = torch.Generator().manual_seed(0)
@@ -37,7 +38,7 @@ def _setup(module, name: str):
         opt = module.SparseAdam([weight])
         return opt, opt.step
     params = [torch.nn.Parameter(p) for p in _dense_params(name)]
-    opt = getattr(module, name)(params, **OPTIONS.get(name, {}))
+    opt = getattr(module, name)(params, **options)
     gen = torch.Generator().manual_seed(1)
     grads = [torch.randn(p.shape, generator=gen) for p in params]
     if name != "LBFGS":
@@ -84,24 +85,32 @@ def _peak_bytes(step) -> int:
     return peak - base
 
 
-def _measure(name: str) -> list:
-    (ours, ours_step), (theirs, theirs_step) = _setup(optim, name), _setup(torch.optim, name)
+def _measure(name: str, options: dict) -> list:
+    ours, ours_step = _setup(optim, name, options)
+    theirs, theirs_step = _setup(torch.optim, name, options)
     for step in (ours_step, theirs_step):  # state exists before anything is measured
         step()
-    slow = name == "Muon"  # bfloat16 matrix products on a CPU: seconds per step
-    kw = {"rounds": 1, "repeat": 2, "warmup": 0} if slow else {"rounds": 3, "repeat": 5}
+    slow = name in ("Muon", "LBFGS")  # Muon: bfloat16 matrix products on a CPU
+    kw = {"rounds": 2, "repeat": 2, "warmup": 0} if slow else {"rounds": 5, "repeat": 5}
     ours_s, theirs_s = compare(ours_step, theirs_step, **kw)
     peaks = [_peak_bytes(ours_step), _peak_bytes(theirs_step)]
     largest = max(p.numel() * p.element_size() for g in theirs.param_groups for p in g["params"])
     extra = (peaks[0] - peaks[1]) / largest
-    return [name, ours_s * 1e3, theirs_s * 1e3, ours_s / theirs_s, *(b / 2**20 for b in peaks), extra]
+    label = name + "".join(f" ({k}={v})" for k, v in options.items() if name != "LBFGS")
+    return [
+        label,
+        ours_s * 1e3,
+        theirs_s * 1e3,
+        ours_s / theirs_s,
+        *(b / 2**20 for b in peaks),
+        extra,
+    ]
 
 
 def main() -> str:
-    names = sorted(
-        name for name in optim.__all__ if isinstance(getattr(optim, name), type)
-    )
-    rows = [_measure(name) for name in names]
+    names = sorted(name for name in optim.__all__ if isinstance(getattr(optim, name), type))
+    runs = [(name, OPTIONS.get(name, {})) for name in names] + EXTRA_ROWS
+    rows = [_measure(name, options) for name, options in runs]
     header = [
         "optimizer",
         "ours ms",
@@ -121,7 +130,7 @@ def main() -> str:
             f"Linear layers {LAYERS} ({n_params / 1e6:.2f}M parameters, largest "
             f"{LAYERS[0][0] * LAYERS[0][1] / 1e6:.2f}M; Muon gets the three weight matrices "
             f"only); SparseAdam: an embedding {EMBEDDING} with a gradient of {SPARSE_ROWS} "
-            "rows; LBFGS: `max_iter=4`, `history_size=10` on a cheap closure "
+            "rows; LBFGS: `max_iter=2`, `history_size=5` on a cheap closure "
             "(a quadratic with its gradient written directly). Torch runs its CPU default, "
             "the single-tensor loop. Time: median of alternating runs of ours and torch's "
             "in one process (`timing.compare`), after the state exists. Peak: the highest "

@@ -24,6 +24,7 @@ from torch.optim import Optimizer
 
 from course_lib.regularization import coupled_weight_decay, decoupled_weight_decay
 
+
 def step_counter(value: float = 0.0) -> Tensor:
     """The ``step`` entry of a state as torch makes it: a 0-dim CPU tensor, float32 (float64
     when that is the default dtype).
@@ -33,6 +34,11 @@ def step_counter(value: float = 0.0) -> Tensor:
     """
     dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
     return torch.tensor(value, dtype=dtype)
+
+
+def scalar(value: float | Tensor) -> float:
+    """A hyperparameter as a Python number (torch also accepts a 1-element tensor ``lr``)."""
+    return value.item() if isinstance(value, Tensor) else value
 
 
 def zero_state(param: Tensor, *names: str) -> dict:
@@ -131,8 +137,8 @@ class TensorwiseOptimizer(Optimizer):
                     if initial:
                         self.state[param] = initial
             options = {name: group[name] for name in self._options}
-            if isinstance(options.get("lr"), Tensor):
-                options["lr"] = options["lr"].item()
+            if "lr" in options:
+                options["lr"] = scalar(options["lr"])
             for param in params:
                 self._step_param(param, group, options)
         return loss

@@ -132,8 +132,13 @@ class Adafactor(TensorwiseOptimizer):
         check(0.0 <= weight_decay, f"weight_decay should be >= 0 but is: {weight_decay}")
         check_production_flags(foreach=foreach)
         defaults = dict(
-            lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
-            foreach=foreach, maximize=maximize,
+            lr=lr,
+            beta2_decay=beta2_decay,
+            eps=eps,
+            d=d,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 

@@ -230,9 +230,16 @@ class Adam(TensorwiseOptimizer):
             foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
         )
         defaults = dict(
-            lr=lr, betas=tuple(float(b) for b in betas), eps=eps, weight_decay=weight_decay,
-            amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
-            differentiable=differentiable, fused=fused,
+            lr=lr,
+            betas=tuple(float(b) for b in betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
@@ -323,11 +330,16 @@ class Adamax(TensorwiseOptimizer):
             foreach=foreach, differentiable=differentiable, capturable=capturable
         )
         defaults = dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
-            maximize=maximize, differentiable=differentiable, capturable=capturable,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
         )
         super().__init__(params, defaults)
 
     def _init_state(self, param: Tensor, group: dict) -> dict:
         return zero_state(param, "exp_avg", "exp_inf")
-

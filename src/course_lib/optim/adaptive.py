@@ -226,9 +226,15 @@ class Adagrad(TensorwiseOptimizer):
         check_nonnegative(eps, "epsilon")
         check_production_flags(foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(
-            lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-            maximize=maximize, differentiable=differentiable, fused=fused,
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
         for group in self.param_groups:
@@ -286,8 +292,15 @@ class RMSprop(TensorwiseOptimizer):
             capturable=capturable, foreach=foreach, differentiable=differentiable
         )
         defaults = dict(
-            lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-            weight_decay=weight_decay, capturable=capturable, foreach=foreach, maximize=maximize,
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
             differentiable=differentiable,
         )
         super().__init__(params, defaults)
@@ -333,8 +346,14 @@ class Adadelta(TensorwiseOptimizer):
             foreach=foreach, capturable=capturable, differentiable=differentiable
         )
         defaults = dict(
-            lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
-            capturable=capturable, foreach=foreach, differentiable=differentiable,
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
         )
         super().__init__(params, defaults)
 

@@ -8,6 +8,7 @@ from course_lib.optim._base import (
     check_lr,
     check_nonnegative,
     check_production_flags,
+    scalar,
     step_counter,
 )
 from course_lib.regularization import coupled_weight_decay
@@ -107,13 +108,20 @@ class ASGD(TensorwiseOptimizer):
             foreach=foreach, differentiable=differentiable, capturable=capturable
         )
         defaults = dict(
-            lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
-            maximize=maximize, differentiable=differentiable, capturable=capturable,
+            lr=lr,
+            lambd=lambd,
+            alpha=alpha,
+            t0=t0,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
         )
         super().__init__(params, defaults)
 
     def _init_state(self, param: Tensor, group: dict) -> dict:
-        lr = group["lr"].item() if isinstance(group["lr"], Tensor) else group["lr"]
+        lr = scalar(group["lr"])
         return {
             "step": step_counter().to(param.device),
             "eta": step_counter(lr).to(param.device),

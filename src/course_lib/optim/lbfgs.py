@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from course_lib.optim._base import check, check_lr
+from course_lib.optim._base import check, check_lr, scalar
 
 __all__ = ["LBFGS", "cubic_interpolate", "strong_wolfe", "two_loop_direction"]
 
@@ -91,9 +91,7 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     return min(max(min_pos, bounds[0]), bounds[1])
 
 
-def strong_wolfe(
-    obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25
-):
+def strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     r"""Line search for a step :math:`t` along :math:`d` satisfying the strong Wolfe
     conditions (Nocedal & Wright, 2006, algorithms 3.5 and 3.6):
 
@@ -124,13 +122,19 @@ def strong_wolfe(
     done, ls_iter, bracket = False, 0, None
     while ls_iter < max_ls:
         if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= prev[1]):
-            bracket = [prev, (t, f_new, g_new.clone(memory_format=torch.contiguous_format), gtd_new)]
+            bracket = [
+                prev,
+                (t, f_new, g_new.clone(memory_format=torch.contiguous_format), gtd_new),
+            ]
             break
         if abs(gtd_new) <= -c2 * gtd:
             bracket, done = [(t, f_new, g_new, gtd_new)], True
             break
         if gtd_new >= 0:
-            bracket = [prev, (t, f_new, g_new.clone(memory_format=torch.contiguous_format), gtd_new)]
+            bracket = [
+                prev,
+                (t, f_new, g_new.clone(memory_format=torch.contiguous_format), gtd_new),
+            ]
             break
         bounds = (t + 0.01 * (t - prev[0]), t * 10)
         t_next = cubic_interpolate(prev[0], prev[1], prev[3], t, f_new, gtd_new, bounds=bounds)
@@ -142,13 +146,28 @@ def strong_wolfe(
         ls_iter += 1
     if ls_iter == max_ls:
         bracket = [(0, f, g, gtd), (t, f_new, g_new, gtd_new)]
-    best, evals = _zoom(obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, d_norm,
-                        c1, c2, tolerance_change, max_ls)
+    best, evals = _zoom(
+        obj_func,
+        x,
+        d,
+        f,
+        gtd,
+        bracket,
+        done,
+        ls_iter,
+        evals,
+        d_norm,
+        c1,
+        c2,
+        tolerance_change,
+        max_ls,
+    )
     return best[1], best[2], best[0], evals
 
 
-def _zoom(obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, d_norm, c1, c2,
-          tolerance_change, max_ls):
+def _zoom(
+    obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, d_norm, c1, c2, tolerance_change, max_ls
+):
     """Shrink a bracket of points ``(t, f, g, gtd)`` until one satisfies the strong Wolfe
     conditions (or the budget or the tolerance runs out); return the best point."""
     insuf_progress = False
@@ -157,8 +176,9 @@ def _zoom(obj_func, x, d, f, gtd, bracket, done, ls_iter, evals, d_norm, c1, c2,
         ts = (bracket[0][0], bracket[1][0])
         if abs(ts[1] - ts[0]) * d_norm < tolerance_change:
             break
-        t = cubic_interpolate(ts[0], bracket[0][1], bracket[0][3],
-                              ts[1], bracket[1][1], bracket[1][3])
+        t = cubic_interpolate(
+            ts[0], bracket[0][1], bracket[0][3], ts[1], bracket[1][1], bracket[1][3]
+        )
         t, insuf_progress = _keep_away_from_ends(t, max(ts), min(ts), insuf_progress)
         f_new, g_new = obj_func(x, t, d)
         evals += 1
@@ -224,8 +244,12 @@ class LBFGS(Optimizer):
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(
-            lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
-            tolerance_change=tolerance_change, history_size=history_size,
+            lr=lr,
+            max_iter=max_iter,
+            max_eval=max_eval,
+            tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change,
+            history_size=history_size,
             line_search_fn=line_search_fn,
         )
         super().__init__(params, defaults)
@@ -264,7 +288,7 @@ class LBFGS(Optimizer):
         """Perform up to ``max_iter`` L-BFGS iterations; returns the loss before them."""
         closure = torch.enable_grad()(closure)
         group = self.param_groups[0]
-        lr = group["lr"].item() if isinstance(group["lr"], Tensor) else group["lr"]
+        lr = scalar(group["lr"])
         state = self.state[self._params[0]]
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
@@ -291,8 +315,9 @@ class LBFGS(Optimizer):
                 break
             final_iter = n_iter == group["max_iter"]
             max_ls = group["max_eval"] - current_evals
-            loss, flat_grad, t, evals = self._move(closure, loss, flat_grad, d, t, gtd, max_ls,
-                                                   final_iter)
+            loss, flat_grad, t, evals = self._move(
+                closure, loss, flat_grad, d, t, gtd, max_ls, final_iter
+            )
             current_evals += evals
             state["func_evals"] += evals
             if (
@@ -347,7 +372,8 @@ class LBFGS(Optimizer):
         def obj_func(x, t, d):
             return self._directional_evaluate(closure, x, t, d)
 
-        loss, flat_grad, t, evals = strong_wolfe(obj_func, x_init, t, d, loss, flat_grad, gtd,
-                                                 max_ls=max_ls)
+        loss, flat_grad, t, evals = strong_wolfe(
+            obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_ls
+        )
         self._add_grad(t, d)
         return loss, flat_grad, t, evals

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-from course_lib.optim._base import TensorwiseOptimizer, check, check_lr
+from course_lib.optim._base import TensorwiseOptimizer, check
 from course_lib.regularization import decoupled_weight_decay
 
 __all__ = ["Muon", "adjusted_lr", "muon_update", "newton_schulz"]
@@ -164,8 +164,13 @@ class Muon(TensorwiseOptimizer):
             _unknown_adjust_lr_fn(adjust_lr_fn),
         )
         defaults = dict(
-            lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-            ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            nesterov=nesterov,
+            ns_coefficients=ns_coefficients,
+            eps=eps,
+            ns_steps=ns_steps,
             adjust_lr_fn=adjust_lr_fn,
         )
         super().__init__(params, defaults)

@@ -8,6 +8,7 @@ from course_lib.optim._base import (
     check,
     check_lr,
     check_production_flags,
+    scalar,
     step_counter,
 )
 
@@ -100,13 +101,18 @@ class Rprop(TensorwiseOptimizer):
             capturable=capturable, foreach=foreach, differentiable=differentiable
         )
         defaults = dict(
-            lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
-            differentiable=differentiable, capturable=capturable,
+            lr=lr,
+            etas=etas,
+            step_sizes=step_sizes,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
         )
         super().__init__(params, defaults)
 
     def _init_state(self, param: Tensor, group: dict) -> dict:
-        lr = group["lr"].item() if isinstance(group["lr"], Tensor) else group["lr"]
+        lr = scalar(group["lr"])
         return {
             "step": step_counter(),
             "prev": torch.zeros_like(param, memory_format=torch.preserve_format),

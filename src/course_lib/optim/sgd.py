@@ -1,6 +1,5 @@
 r"""Stochastic gradient descent, with momentum, dampening and Nesterov's look-ahead."""
 
-import torch
 from torch import Tensor
 
 from course_lib.optim._base import (
@@ -45,6 +44,7 @@ def sgd_update(
     variant (Nesterov, 1983) looks ahead along the buffer. ``maximize`` ascends: :math:`g_t`
     is the negated gradient. ``state`` holds ``"momentum_buffer"`` once momentum is used.
 
+    >>> import torch
     >>> param, grad = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 0.5])
     >>> param, state = sgd_update(param, grad, {}, lr=0.1, momentum=0.9)
     >>> param, state["momentum_buffer"]
@@ -73,6 +73,7 @@ class SGD(TensorwiseOptimizer):
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted, as in torch.
 
+    >>> import torch
     >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
     >>> opt = SGD([w], lr=0.1, momentum=0.9)
     >>> w.grad = torch.tensor([0.5, 0.5])
@@ -109,8 +110,14 @@ class SGD(TensorwiseOptimizer):
         )
         check_production_flags(foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
             fused=fused,
         )
         super().__init__(params, defaults)

@@ -2,7 +2,6 @@ r"""SparseAdam: Adam on the rows that a sparse gradient touches."""
 
 import math
 
-import torch
 from torch import Tensor
 
 from course_lib.optim._base import (
@@ -45,6 +44,7 @@ def sparse_adam_update(
     ``exp_avg`` and ``exp_avg_sq``. The new parameter and moments come back as sparse tensors
     holding the new values of the touched entries only.
 
+    >>> import torch
     >>> grad = torch.sparse_coo_tensor([[1]], [[0.5, -3.0]], (3, 2), check_invariants=True)
     >>> state = {"step": 0, "exp_avg": torch.zeros(3, 2), "exp_avg_sq": torch.zeros(3, 2)}
     >>> rows, state = sparse_adam_update(torch.ones(3, 2), grad, state, lr=0.1)
@@ -77,6 +77,7 @@ class SparseAdam(TensorwiseOptimizer):
     ``torch.optim.SparseAdam``'s signature, defaults and state. Parameters must be dense,
     gradients sparse; each step touches only the rows the gradient lists.
 
+    >>> import torch
     >>> emb = torch.nn.Embedding(3, 2, sparse=True)
     >>> opt = SparseAdam(emb.parameters(), lr=0.1)
     >>> before = emb.weight.detach().clone()
@@ -115,8 +116,7 @@ class SparseAdam(TensorwiseOptimizer):
         )
         check(
             not complex_,
-            f"Complex params at indices {complex_}: SparseAdam does not support complex "
-            "parameters",
+            f"Complex params at indices {complex_}: SparseAdam does not support complex parameters",
         )
 
     def _init_state(self, param: Tensor, group: dict) -> dict:
