@@ -23,7 +23,7 @@ book: $(STAMP)
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
-	$(PY) -m pytest tests src book solutions --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest tests src book solutions --nbval-lax
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks
