@@ -197,145 +197,173 @@ def test_callable_object_lambda_state_is_saved():
 
 ERRORS = {
     "step_gamma": (
-        lambda o: ours.StepLR(o, step_size=3, gamma=-0.5),
+        lambda M, o: M.StepLR(o, step_size=3, gamma=-0.5),
         ValueError,
         "gamma must be a positive",
     ),
-    "step_size": (lambda o: ours.StepLR(o, step_size=0), ValueError, "positive integer step_size"),
+    "step_size": (lambda M, o: M.StepLR(o, step_size=0), ValueError, "positive integer step_size"),
     "multistep_gamma": (
-        lambda o: ours.MultiStepLR(o, [3], gamma=0.0),
+        lambda M, o: M.MultiStepLR(o, [3], gamma=0.0),
         ValueError,
         "gamma must be a positive",
     ),
     "exponential_gamma": (
-        lambda o: ours.ExponentialLR(o, gamma=-1.0),
+        lambda M, o: M.ExponentialLR(o, gamma=-1.0),
         ValueError,
         "gamma must be a positive",
     ),
     "cosine_T_max": (
-        lambda o: ours.CosineAnnealingLR(o, T_max=0),
+        lambda M, o: M.CosineAnnealingLR(o, T_max=0),
         ValueError,
         "T_max must be a positive",
     ),
-    "constant_factor": (lambda o: ours.ConstantLR(o, factor=1.5), ValueError, "factor expected"),
+    "constant_factor": (lambda M, o: M.ConstantLR(o, factor=1.5), ValueError, "factor expected"),
     "constant_factor_zero": (
-        lambda o: ours.ConstantLR(o, factor=0.0),
+        lambda M, o: M.ConstantLR(o, factor=0.0),
         ValueError,
         "greater than 0",
     ),
     "constant_total_iters": (
-        lambda o: ours.ConstantLR(o, total_iters=0),
+        lambda M, o: M.ConstantLR(o, total_iters=0),
         ValueError,
         "total_iters",
     ),
     "linear_start": (
-        lambda o: ours.LinearLR(o, start_factor=0.0),
+        lambda M, o: M.LinearLR(o, start_factor=0.0),
         ValueError,
         "Starting multiplicative",
     ),
-    "linear_end": (lambda o: ours.LinearLR(o, end_factor=1.5), ValueError, "Ending multiplicative"),
+    "linear_end": (lambda M, o: M.LinearLR(o, end_factor=1.5), ValueError, "Ending multiplicative"),
     "polynomial_total_iters": (
-        lambda o: ours.PolynomialLR(o, total_iters=0),
+        lambda M, o: M.PolynomialLR(o, total_iters=0),
         ValueError,
         "total_iters",
     ),
     "lambda_count": (
-        lambda o: ours.LambdaLR(o, [lambda e: 1.0]),
+        lambda M, o: M.LambdaLR(o, [lambda e: 1.0]),
         ValueError,
         "Expected 3 lr_lambdas",
     ),
-    "lambda_callable": (lambda o: ours.MultiplicativeLR(o, 0.9), TypeError, "should be a function"),
+    "lambda_callable": (lambda M, o: M.MultiplicativeLR(o, 0.9), TypeError, "should be a function"),
     "restarts_T_0": (
-        lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=0),
+        lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=0),
         ValueError,
         "positive integer T_0",
     ),
     "restarts_T_mult": (
-        lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5),
+        lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5),
         ValueError,
         "T_mult",
     ),
     "restarts_eta_min": (
-        lambda o: ours.CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"),
+        lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"),
         ValueError,
         "eta_min",
     ),
     "cyclic_mode": (
-        lambda o: ours.CyclicLR(o, 0.1, 1.0, mode="sine"),
+        lambda M, o: M.CyclicLR(o, 0.1, 1.0, mode="sine"),
         ValueError,
         "mode is invalid",
     ),
     "cyclic_scale_mode": (
-        lambda o: ours.CyclicLR(o, 0.1, 1.0, scale_fn=lambda x: 1.0, scale_mode="epochs"),
+        lambda M, o: M.CyclicLR(o, 0.1, 1.0, scale_fn=lambda x: 1.0, scale_mode="epochs"),
         ValueError,
         "scale_mode",
     ),
     "cyclic_step_size": (
-        lambda o: ours.CyclicLR(o, 0.1, 1.0, step_size_up=0),
+        lambda M, o: M.CyclicLR(o, 0.1, 1.0, step_size_up=0),
         ValueError,
         "step_size_up",
     ),
     "cyclic_max_lr_count": (
-        lambda o: ours.CyclicLR(o, 0.1, [1.0, 2.0]),
+        lambda M, o: M.CyclicLR(o, 0.1, [1.0, 2.0]),
         ValueError,
         "max_lr must have the same length",
     ),
     "cyclic_no_momentum": (
-        lambda o: ours.CyclicLR(torch.optim.Adagrad(o.param_groups[0]["params"]), 0.1, 1.0),
+        lambda M, o: M.CyclicLR(torch.optim.Adagrad(o.param_groups[0]["params"]), 0.1, 1.0),
         ValueError,
         "must support momentum",
     ),
-    "one_cycle_steps": (lambda o: ours.OneCycleLR(o, 1.0), ValueError, "total_steps OR"),
+    "one_cycle_steps": (lambda M, o: M.OneCycleLR(o, 1.0), ValueError, "total_steps OR"),
     "one_cycle_total": (
-        lambda o: ours.OneCycleLR(o, 1.0, total_steps=0),
+        lambda M, o: M.OneCycleLR(o, 1.0, total_steps=0),
         ValueError,
         "total_steps",
     ),
     "one_cycle_epochs": (
-        lambda o: ours.OneCycleLR(o, 1.0, epochs=-1, steps_per_epoch=3),
+        lambda M, o: M.OneCycleLR(o, 1.0, epochs=-1, steps_per_epoch=3),
         ValueError,
         "epochs",
     ),
     "one_cycle_pct": (
-        lambda o: ours.OneCycleLR(o, 1.0, total_steps=10, pct_start=1.5),
+        lambda M, o: M.OneCycleLR(o, 1.0, total_steps=10, pct_start=1.5),
         ValueError,
         "pct_start",
     ),
     "one_cycle_anneal": (
-        lambda o: ours.OneCycleLR(o, 1.0, total_steps=10, anneal_strategy="cosine"),
+        lambda M, o: M.OneCycleLR(o, 1.0, total_steps=10, anneal_strategy="cosine"),
         ValueError,
         "anneal_strategy",
     ),
     "plateau_factor": (
-        lambda o: ours.ReduceLROnPlateau(o, factor=1.0),
+        lambda M, o: M.ReduceLROnPlateau(o, factor=1.0),
         ValueError,
         "Factor should be < 1.0",
     ),
     "plateau_mode": (
-        lambda o: ours.ReduceLROnPlateau(o, mode="minimum"),
+        lambda M, o: M.ReduceLROnPlateau(o, mode="minimum"),
         ValueError,
         "mode minimum is unknown",
     ),
     "plateau_threshold_mode": (
-        lambda o: ours.ReduceLROnPlateau(o, threshold_mode="relative"),
+        lambda M, o: M.ReduceLROnPlateau(o, threshold_mode="relative"),
         ValueError,
         "threshold mode relative",
     ),
     "plateau_min_lrs": (
-        lambda o: ours.ReduceLROnPlateau(o, min_lr=[0.1]),
+        lambda M, o: M.ReduceLROnPlateau(o, min_lr=[0.1]),
         ValueError,
         "expected 3 min_lrs",
     ),
     "not_an_optimizer": (
-        lambda o: ours.ExponentialLR(object(), 0.9),
+        lambda M, o: M.ExponentialLR(object(), 0.9),
         TypeError,
         "is not an Optimizer",
     ),
     "plateau_not_an_optimizer": (
-        lambda o: ours.ReduceLROnPlateau(object()),
+        lambda M, o: M.ReduceLROnPlateau(object()),
         TypeError,
         "is not an Optimizer",
     ),
+}
+
+
+# Where torch validates the same argument, it raises the same class; elsewhere torch accepts
+# the value and fails later (ZeroDivisionError) or silently misbehaves (negative gamma).
+TORCH_VALIDATES_TOO = {
+    "constant_factor",
+    "linear_start",
+    "linear_end",
+    "lambda_count",
+    "lambda_callable",
+    "restarts_T_0",
+    "restarts_T_mult",
+    "restarts_eta_min",
+    "cyclic_mode",
+    "cyclic_max_lr_count",
+    "cyclic_no_momentum",
+    "one_cycle_steps",
+    "one_cycle_total",
+    "one_cycle_epochs",
+    "one_cycle_pct",
+    "one_cycle_anneal",
+    "plateau_factor",
+    "plateau_mode",
+    "plateau_threshold_mode",
+    "plateau_min_lrs",
+    "not_an_optimizer",
+    "plateau_not_an_optimizer",
 }
 
 
@@ -343,7 +371,10 @@ ERRORS = {
 def test_invalid_arguments_raise_with_a_clear_message(name):
     build, error, message = ERRORS[name]
     with pytest.raises(error, match=message):
-        build(make_optimizer("momentum"))
+        build(ours, make_optimizer("momentum"))
+    if name in TORCH_VALIDATES_TOO:
+        with pytest.raises(error):
+            build(theirs, make_optimizer("momentum"))
 
 
 def test_one_cycle_refuses_to_step_past_total_steps_like_torch():
