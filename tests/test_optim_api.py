@@ -180,3 +180,25 @@ def test_complex_parameters_are_refused_clearly(device):
     p.grad = torch.ones_like(p)
     with pytest.raises(RuntimeError, match="does not support complex parameters"):
         optim.Adam([p]).step()
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_inherited_machinery_zero_grad_and_step_hooks(set_to_none, device):
+    """zero_grad, step hooks and the closure's return value behave as in torch, because they
+    are torch.optim.Optimizer's own."""
+    w = torch.nn.Parameter(torch.ones(2, device=device))
+    opt = optim.Adam([w], lr=0.1)
+    calls = []
+    opt.register_step_pre_hook(lambda *_: calls.append("pre"))
+    opt.register_step_post_hook(lambda *_: calls.append("post"))
+
+    def closure():
+        opt.zero_grad(set_to_none=set_to_none)
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 2.0
+    assert calls == ["pre", "post"]
+    opt.zero_grad(set_to_none=set_to_none)
+    assert (w.grad is None) if set_to_none else torch.equal(w.grad, torch.zeros_like(w))

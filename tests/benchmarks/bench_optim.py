@@ -50,8 +50,8 @@ def _setup(module, name: str, options: dict):
     def closure():  # a cheap ill-conditioned quadratic, 1/2 sum(c p^2): no autograd
         loss = 0.0
         for p, c in zip(params, curvature, strict=True):
-            p.grad = c * p
-            loss += 0.5 * float(p.grad.mul(p).sum())
+            p.grad = c * p.detach()
+            loss += 0.5 * p.grad.mul(p.detach()).sum().item()
         return torch.tensor(loss)
 
     return opt, lambda: opt.step(closure)
