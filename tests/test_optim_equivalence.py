@@ -16,6 +16,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import course_lib.optim as optim
 from course_lib.data import batches, noisy_quadratic
@@ -338,3 +340,43 @@ def test_decoupled_weight_decay_is_the_regularization_piece():
         w.detach(), torch.tensor([2.0, -4.0], dtype=torch.float64) * 0.95**3, rtol=1e-15, atol=0
     )
     assert math.isclose(opt.state[w]["step"].item(), 3.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(NAMES),
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    channels_last=st.booleans(),
+    lr=st.floats(1e-4, 0.5),
+    weight_decay=st.sampled_from([0.0, 0.05]),
+    maximize=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_random_shapes_layouts_and_hyperparameters(
+    name, shape, channels_last, lr, weight_decay, maximize, seed
+):
+    """Any shape (Muon: made 2-D), 4-D parameters in either layout with channels-last
+    gradients, learning rates, weight decay and maximize: 10 steps equal torch's, the strides
+    of the state included (ours is computed out of place, torch's in place)."""
+    if name == "Muon":
+        shape = shape[:2] if len(shape) >= 2 else shape * 2
+    gen = torch.Generator().manual_seed(seed)
+    param = torch.randn(shape, generator=gen, dtype=torch.float64)
+    if channels_last and param.dim() == 4:
+        param = param.to(memory_format=torch.channels_last)
+    kwargs = {"lr": lr}
+    if name not in ("Rprop", "SparseAdam"):
+        kwargs["weight_decay"] = weight_decay
+    if name != "Muon":
+        kwargs["maximize"] = maximize
+    ours, theirs = make_pair(name, [param], kwargs)
+    for _ in range(10):
+        grad = torch.randn(shape, generator=gen, dtype=torch.float64)
+        step_both(
+            ours, theirs, [grad.to(memory_format=torch.channels_last) if grad.dim() == 4 else grad]
+        )
+    assert_same(ours, theirs)
+    for a, b in zip(ours.state.values(), theirs.state.values(), strict=True):
+        for key, value in b.items():
+            if isinstance(value, torch.Tensor):
+                assert a[key].stride() == value.stride(), key
