@@ -102,3 +102,14 @@ def test_train_step_zeroes_gradients_first():
     loss = train.train_step(model, nn.functional.mse_loss, optimizer, x, y)
     assert isinstance(loss, float)
     torch.testing.assert_close(model.weight.detach(), weight.detach() - 0.1 * grad)
+
+
+@pytest.mark.parametrize("loader", [data.load_digits, data.load_breast_cancer, data.load_diabetes])
+def test_splits_are_standardized_by_training_statistics_only(loader):
+    split = loader()
+    torch.testing.assert_close(split.x_train.mean(dim=0), torch.zeros(split.x_train.shape[1]), atol=1e-5, rtol=0)
+    std = split.x_train.std(dim=0)
+    assert ((std - 1).abs() < 1e-4).logical_or(std == 0).all()
+    # A feature constant in training is centred but not scaled, so validation stays moderate.
+    assert split.x_val.abs().max() < 100
+    assert len(split.x_train) + len(split.x_val) == len(split.y_train) + len(split.y_val)

@@ -32,7 +32,10 @@ def _standardized_split(
     n_val = round(len(x) * val_fraction)
     x_train, x_val = x[n_val:], x[:n_val]
     mean = x_train.mean(dim=0)
-    std = x_train.std(dim=0).clamp_min(1e-8)  # constant pixels of digits have std 0
+    std = x_train.std(dim=0)
+    # Some digits pixels are constant in the training part: leave them unscaled (centred at 0),
+    # or a rare non-zero value in the validation part would become enormous.
+    std = torch.where(std > 0, std, torch.ones_like(std))
     return Split((x_train - mean) / std, y[n_val:], (x_val - mean) / std, y[:n_val])
 
 
