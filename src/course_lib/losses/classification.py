@@ -28,11 +28,11 @@ def _logsumexp(z: torch.Tensor, dim: int) -> torch.Tensor:
     return (z - m).exp_().sum(dim, keepdim=True).log() + m
 
 
-def _log_sigmoid(z: torch.Tensor) -> torch.Tensor:
-    """:math:`\\log\\sigma(z) = -\\log(1 + e^{-z})`, evaluated as the two-term log-sum-exp
-    :math:`-\\operatorname{logaddexp}(0, -z) = -(\\max(0, -z) + \\log(1 + e^{-|z|}))`, which
-    neither overflows for :math:`z \\ll 0` nor loses :math:`e^{-z}` for :math:`z \\gg 0`."""
-    return -torch.logaddexp(z.new_zeros(()), -z)
+def _softplus(z: torch.Tensor) -> torch.Tensor:
+    """:math:`\\log(1 + e^{z}) = -\\log\\sigma(-z)`, evaluated as the two-term log-sum-exp
+    :math:`\\operatorname{logaddexp}(0, z) = \\max(0, z) + \\log(1 + e^{-|z|})`, which neither
+    overflows for :math:`z \\gg 0` nor loses :math:`e^{z}` for :math:`z \\ll 0`."""
+    return torch.logaddexp(z.new_zeros(()), z)
 
 
 def _class_dim(input: torch.Tensor) -> int:
@@ -277,10 +277,10 @@ def binary_cross_entropy_with_logits(
             f"expected a floating point target (probabilities of the positive class), got "
             f"{target.dtype}; convert it with target.float()"
         )
-    log_sigmoid = _log_sigmoid(input)
+    minus_log_sigmoid = _softplus(-input)  # -log sigma(z)
     if pos_weight is not None:
-        log_sigmoid = (1 + (pos_weight - 1) * target) * log_sigmoid
-    loss = (1 - target) * input - log_sigmoid
+        minus_log_sigmoid = (1 + (pos_weight - 1) * target) * minus_log_sigmoid
+    loss = (1 - target) * input + minus_log_sigmoid
     if weight is not None:
         loss = loss * weight.expand_as(loss)
     return _reduce(loss, reduction)

@@ -12,7 +12,7 @@ its gradient) is zero. They are built on the hinge :math:`[u]_+ = \\max(0, u)`.
 import torch
 
 from ._reduction import _check_class_target, _reduce
-from .classification import _log_sigmoid
+from .classification import _softplus
 
 
 def margin_ranking_loss(
@@ -85,7 +85,7 @@ def soft_margin_loss(
     >>> soft_margin_loss(torch.tensor([0.0, 2.0]), torch.tensor([1.0, -1.0]), reduction="none")
     tensor([0.6931, 2.1269])
     """
-    return _reduce(-_log_sigmoid(target.expand_as(input) * input), reduction)
+    return _reduce(_softplus(-target.expand_as(input) * input), reduction)
 
 
 def multilabel_soft_margin_loss(
@@ -105,7 +105,7 @@ def multilabel_soft_margin_loss(
     >>> multilabel_soft_margin_loss(torch.zeros(1, 3), torch.tensor([[1.0, 0.0, 1.0]]))
     tensor(0.6931)
     """
-    loss = -(target * _log_sigmoid(input) + (1 - target) * _log_sigmoid(-input))
+    loss = target * _softplus(-input) + (1 - target) * _softplus(input)  # -log sigma(+-x)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss.mean(dim=-1), reduction)
@@ -204,6 +204,6 @@ def multilabel_margin_loss(
     labels = labels[:, :listed_count].masked_fill(~listed, 0)
     is_label = torch.zeros_like(scores, dtype=torch.long).scatter_add_(1, labels, listed.long()) > 0
     hinge = torch.relu(1 - scores.gather(1, labels).unsqueeze(2) + scores.unsqueeze(1))
-    pairs = listed.unsqueeze(2) & ~is_label.unsqueeze(1)
-    loss = torch.where(pairs, hinge, 0.0).sum(dim=(1, 2)) / scores.size(1)
+    pairs = listed.unsqueeze(2) & ~is_label.unsqueeze(1)  # (true label j, other label k)
+    loss = (hinge * pairs).sum(dim=(1, 2)) / scores.size(1)
     return _reduce(loss.view(target.shape[:-1]), reduction)
