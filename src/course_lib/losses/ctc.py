@@ -97,13 +97,13 @@ def _log_likelihood(log_probs, targets, input_lengths, target_lengths, blank):
     extended, previous = _transitions(targets, blank)
     states = extended.size(1) + 1
     emit = log_probs.gather(2, extended.expand(frames, -1, -1)).clamp_min(log_zero)
-    emit = torch.cat([emit, emit.new_zeros(frames, batch_size, 1)], dim=2)
+    emit = torch.cat([emit, emit.new_zeros(frames, batch_size, 1)], dim=2)  # extra state: log 1
     alpha = log_probs.new_full((batch_size, states), log_zero)
     alpha[:, 0] = 0.0  # before the first frame: the empty prefix, with probability 1
     alphas = [alpha]
     for emit_t in emit.unbind(0):
         reach = alpha.gather(1, previous).view(batch_size, states, 3).logsumexp(dim=2)
-        alpha = (emit_t + reach).clamp_min(log_zero)
+        alpha = (emit_t + reach).clamp_min(log_zero)  # log 0 + log 0 stays log 0, not -inf
         alphas.append(alpha)
     final = torch.stack(alphas)[input_lengths, torch.arange(batch_size, device=alpha.device)]
     last_label = torch.where(target_lengths > 0, 2 * target_lengths - 1, states - 1)

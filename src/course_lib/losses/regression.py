@@ -147,13 +147,13 @@ def poisson_nll_loss(
     eps: float = 1e-8,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Negative log-likelihood of counts :math:`y \\sim \\text{Poisson}(\\lambda)`, like
+    """Negative log-likelihood of counts :math:`y \\sim \\text{Poisson}(r)`, like
     ``torch.nn.functional.poisson_nll_loss``. Dropping the constant :math:`\\log y!`:
 
-    .. math:: \\ell_i = \\lambda_i - y_i \\log \\lambda_i,
+    .. math:: \\ell_i = r_i - y_i \\log r_i,
 
-    where the rate is :math:`\\lambda_i = e^{\\hat y_i}` with ``log_input`` (so that
-    :math:`\\ell_i = e^{\\hat y_i} - y_i \\hat y_i`), else :math:`\\lambda_i = \\hat y_i`, whose log
+    where the rate is :math:`r_i = e^{\\hat y_i}` with ``log_input`` (so that
+    :math:`\\ell_i = e^{\\hat y_i} - y_i \\hat y_i`), else :math:`r_i = \\hat y_i`, whose log
     is taken as :math:`\\log(\\hat y_i + \\epsilon)`.
 
     ``full`` adds Stirling's approximation of :math:`\\log y!`,
@@ -193,14 +193,14 @@ def gaussian_nll_loss(
     eps: float = 1e-6,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Negative log-likelihood of :math:`y \\sim \\mathcal{N}(\\hat y, \\sigma^2)` with a
-    predicted variance :math:`\\sigma^2` (Nix & Weigend, 1994, "Estimating the mean and
+    """Negative log-likelihood of :math:`y \\sim \\mathcal{N}(\\hat y, \\text{var})` with a
+    predicted variance :math:`\\text{var}` (Nix & Weigend, 1994, "Estimating the mean and
     variance of the target probability distribution"), like
     ``torch.nn.functional.gaussian_nll_loss``:
 
     .. math::
-        \\ell_i = \\tfrac12 \\left( \\log \\max(\\sigma_i^2, \\epsilon)
-                  + \\frac{(\\hat y_i - y_i)^2}{\\max(\\sigma_i^2, \\epsilon)} \\right)
+        \\ell_i = \\tfrac12 \\left( \\log \\max(\\text{var}_i, \\epsilon)
+                  + \\frac{(\\hat y_i - y_i)^2}{\\max(\\text{var}_i, \\epsilon)} \\right)
                   \\;\\left[ + \\tfrac12 \\log 2\\pi \\text{ if ``full``} \\right].
 
     The clamp at :math:`\\epsilon` changes the value only; the gradient still reaches ``var``.
