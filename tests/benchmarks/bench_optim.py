@@ -143,7 +143,10 @@ def main() -> str:
             markdown_table(header, rows),
             "",
             f"Time ratio: median {statistics.median(ratios):.2f}, max {max(ratios):.2f} "
-            f"({rows[ratios.index(max(ratios))][0]}).",
+            f"({rows[ratios.index(max(ratios))][0]}). Over the 1.5x time budget: "
+            f"{', '.join(row[0] for row in rows if row[3] > 1.5) or 'none'}. Over the memory "
+            "budget (more than one largest parameter beyond torch): "
+            f"{', '.join(row[0] for row in rows if row[6] > 1.01) or 'none'}.",
         ]
     )
 

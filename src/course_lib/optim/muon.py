@@ -39,8 +39,9 @@ def newton_schulz(
     check(len(ns_coefficients) == 3, "Coefficients must be a tuple of exactly 3 values")
     a, b, c = ns_coefficients
     tall = grad.size(0) > grad.size(1)
-    x = grad.bfloat16().T if tall else grad.bfloat16()
-    x = x.div(x.norm().clamp(min=eps))
+    x = grad.to(torch.bfloat16, copy=True)  # a copy even of a bfloat16 grad: x changes in place
+    x = x.T if tall else x
+    x.div_(x.norm().clamp(min=eps))
     for _ in range(ns_steps):
         gram = x @ x.T
         x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
