@@ -2,8 +2,13 @@
 
 Each case builds its inputs once (seeded), then times ``loss(...).backward()`` for ours and
 for ``torch.nn.functional``'s, alternately (``timing.compare``), with the gradients of the
-inputs cleared before every call. Budget: 1.5x torch for the elementwise and classification
-losses, 5x for CTC (a Python loop over frames against torch's C++ kernel)."""
+inputs cleared before every call. It reports the ratio of medians and the ratio of the
+fastest of ``BEST_OF`` interleaved calls (robust to load spikes on a shared machine), and
+judges the budget on the latter: 1.5x torch for the elementwise and classification losses,
+5x for CTC (a Python loop over frames against torch's C++ kernel)."""
+
+import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +20,7 @@ from .timing import compare, markdown_table
 N, C = 4096, 1000  # batch and classes (or features) of the large cases
 CTC_SHAPE = dict(T=100, N=16, S=30, C=20)
 BUDGET, CTC_BUDGET = 1.5, 5.0
+BEST_OF = 15
 
 
 def _inputs(seed: int):
@@ -100,17 +106,31 @@ def _step(loss_fn, args, kwargs):
     return run
 
 
+def _best_ratio(ours, theirs) -> float:
+    """Fastest of BEST_OF interleaved calls of ours over the fastest of theirs."""
+    best = [math.inf, math.inf]
+    for _ in range(BEST_OF):
+        for i, fn in enumerate((ours, theirs)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best[0] / best[1]
+
+
 def main() -> str:
     rows = []
     for name, size, ours, theirs, args, kwargs in [*_cases(), _ctc_case()]:
         budget = CTC_BUDGET if name == "ctc_loss" else BUDGET
-        ours_s, theirs_s = compare(
-            _step(ours, args, kwargs), _step(theirs, args, kwargs), repeat=5, warmup=1
-        )
-        ratio = ours_s / theirs_s
-        verdict = "yes" if ratio <= budget else "**no**"
-        rows.append((name, size, ours_s * 1e3, theirs_s * 1e3, ratio, budget, verdict))
-    header = ("loss", "size", "ours (ms)", "torch (ms)", "ratio", "budget", "within")
+        ours_step, theirs_step = _step(ours, args, kwargs), _step(theirs, args, kwargs)
+        ours_s, theirs_s = compare(ours_step, theirs_step, repeat=3, warmup=1)
+        best = _best_ratio(ours_step, theirs_step)
+        verdict = "yes" if best <= budget else "**no**"
+        row = (name, size, ours_s * 1e3, theirs_s * 1e3, ours_s / theirs_s, best, budget, verdict)
+        rows.append(row)
+    header = (
+        "loss", "size", "ours (ms)", "torch (ms)", "ratio (medians)", f"ratio (best of {BEST_OF})",
+        "budget", "within",
+    )
     return (
         f"## Losses: forward + backward vs torch ({torch.get_num_threads()} threads)\n\n"
         + markdown_table(header, rows)
