@@ -342,7 +342,7 @@ def test_decoupled_weight_decay_is_the_regularization_piece():
     assert math.isclose(opt.state[w]["step"].item(), 3.0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     name=st.sampled_from(NAMES),
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=4),
@@ -355,9 +355,10 @@ def test_decoupled_weight_decay_is_the_regularization_piece():
 def test_random_shapes_layouts_and_hyperparameters(
     name, shape, channels_last, lr, weight_decay, maximize, seed
 ):
-    """Any shape (Muon: made 2-D), 4-D parameters in either layout with channels-last
-    gradients, learning rates, weight decay and maximize: 10 steps equal torch's, the strides
-    of the state included (ours is computed out of place, torch's in place)."""
+    """Any shape (Muon: made 2-D), channels-last 4-D parameters (with gradients in the same
+    layout, as autograd makes them), learning rates, weight decay and maximize: 10 steps equal
+    torch's, the layout of the state included (ours is computed out of place, torch's in
+    place)."""
     if name == "Muon":
         shape = shape[:2] if len(shape) >= 2 else shape * 2
     gen = torch.Generator().manual_seed(seed)
@@ -372,11 +373,13 @@ def test_random_shapes_layouts_and_hyperparameters(
     ours, theirs = make_pair(name, [param], kwargs)
     for _ in range(10):
         grad = torch.randn(shape, generator=gen, dtype=torch.float64)
-        step_both(
-            ours, theirs, [grad.to(memory_format=torch.channels_last) if grad.dim() == 4 else grad]
-        )
+        step_both(ours, theirs, [torch.empty_like(param).copy_(grad)])
     assert_same(ours, theirs)
     for a, b in zip(ours.state.values(), theirs.state.values(), strict=True):
         for key, value in b.items():
-            if isinstance(value, torch.Tensor):
-                assert a[key].stride() == value.stride(), key
+            if isinstance(value, torch.Tensor):  # the layout: strides of dimensions > 1
+                assert layout(a[key]) == layout(value), key
+
+
+def layout(t: torch.Tensor) -> list[int]:
+    return [stride for stride, size in zip(t.stride(), t.shape, strict=True) if size > 1]

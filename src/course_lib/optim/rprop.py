@@ -57,7 +57,7 @@ def rprop_update(
     same, flipped = sign.gt(0), sign.lt(0)
     factor = sign.fill_(1).masked_fill_(same, eta_plus).masked_fill_(flipped, eta_minus)
     step_size = state["step_size"].mul(factor).clamp_(*step_sizes)
-    grad = grad.masked_fill(flipped, 0)
+    grad = grad.clone(memory_format=torch.preserve_format).masked_fill_(flipped, 0)
     # factor is spent: its memory takes sign(g) and then the new parameter
     direction = torch.sign(grad, out=factor)
     new_param = torch.addcmul(param, direction, step_size, value=-1, out=direction)
