@@ -168,9 +168,11 @@ def adamax_update(
     step = state["step"] + 1
     exp_avg = state["exp_avg"].lerp(grad, 1 - beta1)
     exp_inf = state["exp_inf"].mul(beta2)
-    exp_inf = torch.maximum(exp_inf, grad.abs().add_(eps), out=exp_inf)
+    bound = grad.abs().add_(eps)
+    torch.maximum(exp_inf, bound, out=exp_inf)
     step_size = lr / (1 - beta1 ** step.item())
-    new_param = torch.addcdiv(param, exp_avg, exp_inf, value=-step_size)
+    # bound is spent: its memory takes the new parameter
+    new_param = torch.addcdiv(param, exp_avg, exp_inf, value=-step_size, out=bound)
     return new_param, {"step": step, "exp_avg": exp_avg, "exp_inf": exp_inf}
 
 
