@@ -147,3 +147,14 @@ def test_unknown_exercise_and_bad_points_are_rejected(solution):
         grading.check("xavier", solution["eye_"], points=1)
     with pytest.raises(ValueError, match="points must be positive"):
         grading.check("eye_", solution["eye_"], points=0)
+
+
+def test_any_failing_case_costs_points():
+    from course_lib.grading._runner import Case, Outcome, score
+
+    cases = [Case(f"case {i}", lambda fn: None) for i in range(999)] + [Case("small", lambda fn: None, 0.5)]
+    outcomes = [Outcome(case, None) for case in cases[:-1]] + [Outcome(cases[-1], "wrong")]
+    assert score(outcomes, points=1) == 0.99
+    assert score([Outcome(case, None) for case in cases], points=2.5) == 2.5
+    assert score([Outcome(case, None) for case in cases], points=0.29) == 0.29
+    assert score([Outcome(cases[0], None, delegated_to="torch.nn.init.eye_")], points=1) == 0

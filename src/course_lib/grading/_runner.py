@@ -8,6 +8,7 @@ function delegates to a forbidden implementation.
 """
 
 import contextlib
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,7 +113,10 @@ def score(outcomes: Sequence[Outcome], points: float) -> float:
         return 0.0
     total = sum(outcome.case.weight for outcome in outcomes)
     passed = sum(outcome.case.weight for outcome in outcomes if outcome.passed)
-    return round(points * passed / total, 2)
+    if passed == total:
+        return float(points)
+    # Round down to hundredths: any failing case must cost something, however small its share.
+    return math.floor(100 * points * passed / total) / 100
 
 
 def report(name: str, outcomes: Sequence[Outcome], earned: float, points: float) -> str:
