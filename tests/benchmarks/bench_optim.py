@@ -2,6 +2,8 @@
 on a model of about 9.4M parameters, for every optimizer: time of one ``step()`` and peak
 memory allocated during it."""
 
+import contextlib
+import os
 import statistics
 
 import torch
@@ -57,6 +59,20 @@ def _setup(module, name: str, options: dict):
     return opt, lambda: opt.step(closure)
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """The profiler's C++ side logs every start and stop to file descriptor 2; keep it out of
+    the report."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _peak_bytes(step) -> int:
     """Peak of the bytes held by torch's CPU allocator during ``step()``, above the level at
     its start, from the profiler's allocation and free events.
@@ -64,7 +80,7 @@ def _peak_bytes(step) -> int:
     The profiler reports frees only of blocks allocated while it runs, so it runs for two
     steps and the second is measured: whatever the second step frees (state replaced by new
     state) was allocated in the first."""
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
         with record_function("measured step"):
             step()
