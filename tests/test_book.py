@@ -40,6 +40,10 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
         assert (html / f"{page}.html").exists(), page
     chapter = (html / "book" / "01_initialization.html").read_text()
     assert "<img" in chapter, "the Initialization chapter shows no figure: was it executed?"
+    assert "_static/mathjax/tex-svg-full.js" in chapter and "cdn.jsdelivr" not in chapter, (
+        "formulas must render offline, with the MathJax shipped in _static/mathjax"
+    )
+    assert (html / "_static" / "mathjax" / "tex-svg-full.js").exists()
     for exercise in (html / "exercises").glob("*/*.html"):
         text = exercise.read_text()
         assert "NotImplementedError" in text, exercise
