@@ -39,6 +39,14 @@ def _standardized_split(
     return Split((x_train - mean) / std, y[n_val:], (x_val - mean) / std, y[:n_val])
 
 
+def _as_tensors(bunch, target_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """A scikit-learn bunch's features (float64) and targets (``target_dtype``) as tensors."""
+    return (
+        torch.as_tensor(bunch.data, dtype=torch.float64),
+        torch.as_tensor(bunch.target, dtype=target_dtype),
+    )
+
+
 def _to(split: Split, device, dtype: torch.dtype) -> Split:
     return Split(
         *(t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype) for t in split)
@@ -54,9 +62,7 @@ def load_digits(
     >>> split.x_train.shape, split.y_train.dtype, int(split.y_train.max()) + 1
     (torch.Size([1438, 64]), torch.int64, 10)
     """
-    bunch = datasets.load_digits()
-    x = torch.as_tensor(bunch.data, dtype=torch.float64)
-    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    x, y = _as_tensors(datasets.load_digits(), torch.int64)
     return _to(_standardized_split(x, y, val_fraction, seed), device, dtype)
 
 
@@ -68,9 +74,7 @@ def load_breast_cancer(
     >>> load_breast_cancer().x_train.shape
     torch.Size([455, 30])
     """
-    bunch = datasets.load_breast_cancer()
-    x = torch.as_tensor(bunch.data, dtype=torch.float64)
-    y = torch.as_tensor(bunch.target, dtype=torch.float64)
+    x, y = _as_tensors(datasets.load_breast_cancer(), torch.float64)
     return _to(_standardized_split(x, y, val_fraction, seed), device, dtype)
 
 
@@ -83,9 +87,7 @@ def load_diabetes(
     >>> load_diabetes().y_train.shape
     torch.Size([354])
     """
-    bunch = datasets.load_diabetes()
-    x = torch.as_tensor(bunch.data, dtype=torch.float64)
-    y = torch.as_tensor(bunch.target, dtype=torch.float64)
+    x, y = _as_tensors(datasets.load_diabetes(), torch.float64)
     split = _standardized_split(x, y, val_fraction, seed)
     y_mean, y_std = split.y_train.mean(), split.y_train.std()
     split = split._replace(y_train=(split.y_train - y_mean) / y_std, y_val=(split.y_val - y_mean) / y_std)

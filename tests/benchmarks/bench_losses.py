@@ -7,15 +7,13 @@ fastest of ``BEST_OF`` interleaved calls (robust to load spikes on a shared mach
 judges the budget on the latter: 1.5x torch for the elementwise and classification losses,
 5x for CTC (a Python loop over frames against torch's C++ kernel)."""
 
-import math
-import time
 
 import torch
 import torch.nn.functional as F
 
 from course_lib import losses
 
-from .timing import compare, markdown_table
+from .timing import best_ratio, compare, markdown_table
 
 N, C = 4096, 1000  # batch and classes (or features) of the large cases
 CTC_SHAPE = dict(T=100, N=16, S=30, C=20)
@@ -106,24 +104,13 @@ def _step(loss_fn, args, kwargs):
     return run
 
 
-def _best_ratio(ours, theirs) -> float:
-    """Fastest of BEST_OF interleaved calls of ours over the fastest of theirs."""
-    best = [math.inf, math.inf]
-    for _ in range(BEST_OF):
-        for i, fn in enumerate((ours, theirs)):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best[0] / best[1]
-
-
 def main() -> str:
     rows = []
     for name, size, ours, theirs, args, kwargs in [*_cases(), _ctc_case()]:
         budget = CTC_BUDGET if name == "ctc_loss" else BUDGET
         ours_step, theirs_step = _step(ours, args, kwargs), _step(theirs, args, kwargs)
         ours_s, theirs_s = compare(ours_step, theirs_step, repeat=3, warmup=1)
-        best = _best_ratio(ours_step, theirs_step)
+        best = best_ratio(ours_step, theirs_step, rounds=BEST_OF)
         verdict = "yes" if best <= budget else "**no**"
         row = (name, size, ours_s * 1e3, theirs_s * 1e3, ours_s / theirs_s, best, budget, verdict)
         rows.append(row)

@@ -8,14 +8,13 @@ through warm-up, decay and restarts alike. Steps take microseconds, so on a busy
 medians swing; the last column is the ratio of the fastest of ``BEST_OF`` interleaved blocks,
 which load inflates least. Budget: 1.5x torch."""
 
-import time
 
 import torch
 from torch.optim import lr_scheduler as theirs
 
 from course_lib import schedulers as ours
 
-from .timing import compare, markdown_table
+from .timing import best_ratio, compare, markdown_table
 
 GROUPS, STEPS, BUDGET, BEST_OF = 4, 2000, 1.5, 50
 LONG = 10**6  # OneCycleLR must not run out of steps while being timed
@@ -69,23 +68,12 @@ def _stepper(name, module):
     return run
 
 
-def _best_ratio(ours_fn, theirs_fn) -> float:
-    """Fastest ours block over fastest torch block, blocks interleaved."""
-    best = [float("inf"), float("inf")]
-    for _ in range(BEST_OF):
-        for i, fn in enumerate((ours_fn, theirs_fn)):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best[0] / best[1]
-
-
 def main() -> str:
     rows = []
     for name in CASES:
         ours_fn, theirs_fn = _stepper(name, ours), _stepper(name, theirs)
         ours_s, theirs_s = compare(ours_fn, theirs_fn, repeat=3, warmup=1)
-        best = _best_ratio(ours_fn, theirs_fn)
+        best = best_ratio(ours_fn, theirs_fn, rounds=BEST_OF)
         rows.append(
             [
                 name,

@@ -1,6 +1,7 @@
 """Small timing helpers shared by the benchmarks."""
 
 import gc
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,18 @@ def compare(
         theirs_times.append(median_seconds(theirs, **kw))
         ours_times.append(median_seconds(ours, **kw))
     return statistics.median(ours_times), statistics.median(theirs_times)
+
+
+def best_ratio(ours: Callable[[], object], theirs: Callable[[], object], *, rounds: int) -> float:
+    """Fastest of ``rounds`` interleaved runs of ``ours`` over the fastest of ``theirs``: robust
+    to load spikes on a shared machine, where medians swing."""
+    best = [math.inf, math.inf]
+    for _ in range(rounds):
+        for i, fn in enumerate((ours, theirs)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best[0] / best[1]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -126,7 +126,7 @@ def _train_step_cases(hidden: bool) -> list[Case]:
 
     def compare(make_optimizer: Callable, steps: int, stale: bool, seed: int):
         def test(fn):
-            ours, theirs = _deep_model(nn.ReLU, seed, depth=2), None
+            ours = _deep_model(nn.ReLU, seed, depth=2)
             theirs = copy.deepcopy(ours)
             optimizers = make_optimizer(ours.parameters()), make_optimizer(theirs.parameters())
             if stale:

@@ -260,6 +260,15 @@ def _scale_mistakes(shape, correct_std: float, gain: float, uniform: bool) -> di
     return mistakes
 
 
+def _zero_mean_diagnosis(values, std: float, uniform: bool, mistakes: dict) -> str | None:
+    """Judge ``values`` as :math:`\\mathcal{U}(-\\sqrt3\\sigma, \\sqrt3\\sigma)` when ``uniform``,
+    else as :math:`\\mathcal{N}(0, \\sigma^2)`: the two shapes of Xavier and Kaiming."""
+    if uniform:
+        bound = math.sqrt(3.0) * std
+        return uniform_diagnosis(values, -bound, bound, mistakes)
+    return normal_diagnosis(values, 0.0, std, mistakes)
+
+
 def _xavier_cases(uniform: bool) -> Callable[[bool], list[Case]]:
     def cases(hidden: bool) -> list[Case]:
         gains = [1.0, 5 / 3] + ([math.sqrt(2), 0.5] if hidden else [])
@@ -272,10 +281,7 @@ def _xavier_cases(uniform: bool) -> Callable[[bool], list[Case]]:
 
             def test(fn):
                 values = fn(_empty(shape), gain=gain, generator=_generator(3))
-                if uniform:
-                    bound = math.sqrt(3.0) * std
-                    return uniform_diagnosis(values, -bound, bound, mistakes)
-                return normal_diagnosis(values, 0.0, std, mistakes)
+                return _zero_mean_diagnosis(values, std, uniform, mistakes)
 
             return test
 
@@ -328,10 +334,7 @@ def _kaiming_cases(uniform: bool) -> Callable[[bool], list[Case]]:
 
             def test(fn):
                 values = fn(_empty(shape), generator=_generator(4), **kwargs)
-                if uniform:
-                    bound = math.sqrt(3.0) * std
-                    return uniform_diagnosis(values, -bound, bound, mistakes)
-                return normal_diagnosis(values, 0.0, std, mistakes)
+                return _zero_mean_diagnosis(values, std, uniform, mistakes)
 
             return test
 

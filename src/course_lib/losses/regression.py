@@ -18,9 +18,14 @@ import torch.nn.functional as F
 from ._reduction import _reduce, _warn_if_broadcasting
 
 
-def _check_weight(weight: torch.Tensor, input: torch.Tensor) -> None:
+def _weighted(loss: torch.Tensor, weight: torch.Tensor | None, input: torch.Tensor) -> torch.Tensor:
+    """:math:`w_i \\ell_i` for a per-element weight of the prediction's shape (``loss`` itself
+    without a weight)."""
+    if weight is None:
+        return loss
     if weight.size() != input.size():
         raise ValueError("Weights and input must have the same size.")
+    return loss * weight
 
 
 def l1_loss(
@@ -40,10 +45,7 @@ def l1_loss(
     0.1
     """
     _warn_if_broadcasting(input, target)
-    loss = (input - target).abs()
-    if weight is not None:
-        _check_weight(weight, input)
-        loss = loss * weight
+    loss = _weighted((input - target).abs(), weight, input)
     return _reduce(loss, reduction, weight=weight)
 
 
@@ -64,10 +66,7 @@ def mse_loss(
     0.025
     """
     _warn_if_broadcasting(input, target)
-    loss = (input - target).square()
-    if weight is not None:
-        _check_weight(weight, input)
-        loss = loss * weight
+    loss = _weighted((input - target).square(), weight, input)
     return _reduce(loss, reduction, weight=weight)
 
 
@@ -103,11 +102,7 @@ def huber_loss(
     _warn_if_broadcasting(input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    loss = _huber(input - target, delta)
-    if weight is not None:
-        _check_weight(weight, input)
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return _reduce(_weighted(_huber(input - target, delta), weight, input), reduction)
 
 
 def smooth_l1_loss(
