@@ -128,3 +128,51 @@ def test_every_loss_accepts_every_reduction(name, reduction):
     call = _call_with_reduction(name, reduction)
     ours, theirs = call(losses), call(F)
     torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float32])
+
+
+def _second_order_case(name: str, device):
+    """Float64 inputs for the losses whose backward pass is written out by hand, and the
+    indices of the inputs to differentiate twice (those torch differentiates)."""
+    g = generator(7, len(name))
+    x = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).to(device)
+    y = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).to(device)
+    if name == "cross_entropy":
+        return (x, torch.tensor([0, 4, 2, 2, 1, 3], device=device)), (0,)
+    if name == "binary_cross_entropy_with_logits":
+        return (x, torch.rand(6, 5, generator=g, dtype=torch.float64).to(device)), (0, 1)
+    return (x, y), (0, 1)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("cross_entropy", {}),
+        ("cross_entropy", {"label_smoothing": 0.3}),
+        ("binary_cross_entropy_with_logits", {}),
+        ("mse_loss", {}),
+        ("huber_loss", {"delta": 1.5}),
+        ("smooth_l1_loss", {"beta": 0.5}),
+    ],
+    ids=str,
+)
+def test_second_derivatives_equal_torch(device, name, kwargs, reduction):
+    """The hand-written backward passes are themselves differentiable (create_graph=True):
+    Hessian-vector products equal torch's, for every differentiable input."""
+    args, wrt = _second_order_case(name, device)
+    kwargs = {**kwargs, "reduction": reduction}
+    products = []
+    for module in (losses, F):
+        leaves = [_leaf(a, i in wrt) for i, a in enumerate(args)]
+        out = getattr(module, name)(*leaves, **kwargs)
+        upstream = torch.ones_like(out)
+        grads = torch.autograd.grad(out, [leaves[i] for i in wrt], upstream, create_graph=True)
+        g = generator(3)
+        direction = [torch.randn(a.shape, generator=g, dtype=a.dtype).to(device) for a in grads]
+        products.append(torch.autograd.grad(
+            grads, [leaves[i] for i in wrt], direction, allow_unused=True,
+            materialize_grads=True,
+        ))
+    for ours, theirs in zip(*products, strict=True):
+        assert theirs.abs().max() > 0  # a curvature that a wrong backward would get wrong
+        torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float64])

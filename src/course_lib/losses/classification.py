@@ -16,16 +16,62 @@ import math
 
 import torch
 
+from ._pointwise import PointwiseLoss
 from ._reduction import _check_class_target, _check_in_range, _reduce
 
 
-def _logsumexp(z: torch.Tensor, dim: int) -> torch.Tensor:
-    """:math:`\\log\\sum_c e^{z_c}` along ``dim`` (kept), shifted by :math:`m = \\max_c z_c`:
-    :math:`m + \\log\\sum_c e^{z_c - m}` cannot overflow. The shift is a constant for autograd
-    (the result does not depend on it), and rows without a finite maximum are not shifted."""
+def _shifted_exp(z: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:math:`e^{z_c - m}` and the shift :math:`m = \\max_c z_c` along ``dim`` (kept), so that
+    :math:`\\log\\sum_c e^{z_c} = m + \\log\\sum_c e^{z_c - m}` cannot overflow. The shift is a
+    constant for autograd (the result does not depend on it), and rows without a finite
+    maximum are not shifted."""
     m = z.detach().amax(dim, keepdim=True)
     m = m.masked_fill(m.isinf(), 0.0)
-    return (z - m).exp_().sum(dim, keepdim=True).log() + m
+    return (z - m).exp_(), m
+
+
+def _logsumexp(z: torch.Tensor, dim: int) -> torch.Tensor:
+    """:math:`\\log\\sum_c e^{z_c}` along ``dim`` (kept), computed stably."""
+    exp, m = _shifted_exp(z, dim)
+    return exp.sum(dim, keepdim=True).log() + m
+
+
+class _LogNormalizerAndTarget(torch.autograd.Function):
+    """The two terms of the cross-entropy of class ``index``,
+    :math:`\\ell_i = \\log\\sum_c e^{z_{ic}} - z_{i,y_i}`: the log-normalizer and the target's
+    logit, along ``dim``. Their derivatives are the softmax and the one-hot target,
+
+    .. math::
+        \\frac{\\partial}{\\partial z_{ic}} \\log\\sum_k e^{z_{ik}} = \\operatorname{softmax}(z_i)_c,
+        \\qquad \\frac{\\partial z_{i,y_i}}{\\partial z_{ic}} = [c = y_i],
+
+    so the gradient of the cross-entropy is :math:`\\operatorname{softmax}(z_i) -
+    \\text{onehot}(y_i)`: one pass that scales the :math:`e^{z_c - m}` kept from the forward pass
+    (as torch keeps its log-softmax), plus a scatter at the targets.
+    """
+
+    @staticmethod
+    def forward(ctx, z, index, dim):
+        exp, m = _shifted_exp(z, dim)
+        total = exp.sum(dim, keepdim=True)
+        log_normalizer = total.log().add_(m).squeeze(dim)
+        # the log-normalizer is saved as an output, so that second derivatives can reach it
+        ctx.save_for_backward(z, log_normalizer, index, exp, total)
+        ctx.dim = dim
+        return log_normalizer, z.gather(dim, index.unsqueeze(dim)).squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, grad_log_normalizer, grad_target_logit):
+        z, log_normalizer, index, exp, total = ctx.saved_tensors
+        dim = ctx.dim
+        upstream = grad_log_normalizer.unsqueeze(dim)
+        if torch.is_grad_enabled():
+            # create_graph=True: a softmax that autograd can differentiate again
+            grad = torch.sub(z, log_normalizer.unsqueeze(dim)).exp() * upstream
+        else:
+            grad = exp * (upstream / total)
+        grad.scatter_add_(dim, index.unsqueeze(dim), grad_target_logit.unsqueeze(dim))
+        return grad, None, None
 
 
 def _softplus(z: torch.Tensor) -> torch.Tensor:
@@ -63,8 +109,8 @@ def _check_class_shapes(input: torch.Tensor, target: torch.Tensor, weight) -> No
         )
 
 
-def _target_entries(input: torch.Tensor, target: torch.Tensor, weight, ignore_index: int):
-    """Entries :math:`x_{i, y_i}` of ``input`` at the target classes, the weights
+def _target_weights(input: torch.Tensor, target: torch.Tensor, weight, ignore_index: int):
+    """The target classes :math:`y_i` as indices (0 where ignored), the weights
     :math:`w_{y_i}` that ``"mean"`` divides by (0 where :math:`y_i` is ``ignore_index``), and
     the mask of ignored samples."""
     _check_class_target(target, (torch.int64, torch.uint8))
@@ -77,7 +123,7 @@ def _target_entries(input: torch.Tensor, target: torch.Tensor, weight, ignore_in
         w_y = (~ignored).to(input.dtype)
     else:
         w_y = weight[safe_target].masked_fill(ignored, 0.0)
-    return input.gather(dim, safe_target.unsqueeze(dim)).squeeze(dim), w_y, ignored
+    return safe_target, w_y, ignored
 
 
 def nll_loss(
@@ -104,7 +150,9 @@ def nll_loss(
     >>> round(nll_loss(log_q, torch.tensor([0, 2])).item(), 4)  # -(log 0.7 + log 0.8) / 2
     0.2899
     """
-    log_q_y, w_y, ignored = _target_entries(input, target, weight, ignore_index)
+    safe_target, w_y, ignored = _target_weights(input, target, weight, ignore_index)
+    dim = _class_dim(input)
+    log_q_y = input.gather(dim, safe_target.unsqueeze(dim)).squeeze(dim)
     # masked_fill, not just the zero weight, so that when every sample is ignored the
     # gradient of the nan mean is 0 (as in torch) rather than 0 * inf
     loss = (-w_y * log_q_y).masked_fill(ignored, 0.0)
@@ -174,17 +222,17 @@ def cross_entropy(
     dim = _class_dim(input)
     if label_smoothing > 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    log_normalizer = _logsumexp(input, dim)  # log sum_k e^{z_k}; log q = z - log_normalizer
     if input.shape == target.shape:
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
-        log_q = input - log_normalizer
+        log_q = input - _logsumexp(input, dim)  # log q = z - log sum_k e^{z_k}
         return _cross_entropy_soft(log_q, target, weight, reduction, label_smoothing)
-    z_y, w_y, ignored = _target_entries(input, target, weight, ignore_index)
-    log_q_y = z_y - log_normalizer.squeeze(dim)  # the log-softmax, at the target only
+    safe_target, w_y, ignored = _target_weights(input, target, weight, ignore_index)
+    log_normalizer, z_y = _LogNormalizerAndTarget.apply(input, safe_target, dim)
+    log_q_y = z_y - log_normalizer  # the log-softmax, at the target only
     loss = (-w_y * log_q_y).masked_fill(ignored, 0.0)
     if label_smoothing > 0:
-        log_q = input - log_normalizer
+        log_q = input - log_normalizer.unsqueeze(dim)
         weighted = log_q if weight is None else log_q * _class_weight_along(weight, log_q)
         smooth = -weighted.sum(dim).masked_fill(ignored, 0.0)
         loss = (1 - label_smoothing) * loss + (label_smoothing / input.size(dim)) * smooth
@@ -264,9 +312,9 @@ def binary_cross_entropy_with_logits(
     using :math:`\\log(1 - \\sigma(z)) = \\log\\sigma(z) - z`. :math:`\\log\\sigma` is evaluated
     stably, so logits of any magnitude give exact losses and gradients :math:`\\sigma(z) - y`.
 
-    >>> z = torch.tensor([100.0, -100.0, 0.0])
-    >>> binary_cross_entropy_with_logits(z, torch.tensor([0.0, 0.0, 1.0]), reduction="none")
-    tensor([100.0000,   0.0000,   0.6931])
+    >>> z = torch.tensor([100.0, -100.0, 0.0])  # two confident mistakes, one coin toss
+    >>> binary_cross_entropy_with_logits(z, torch.tensor([0.0, 1.0, 1.0]), reduction="none")
+    tensor([100.0000, 100.0000,   0.6931])
     """
     if target.size() != input.size():
         raise ValueError(
@@ -277,10 +325,29 @@ def binary_cross_entropy_with_logits(
             f"expected a floating point target (probabilities of the positive class), got "
             f"{target.dtype}; convert it with target.float()"
         )
-    minus_log_sigmoid = _softplus(-input)  # -log sigma(z)
-    if pos_weight is not None:
-        minus_log_sigmoid = (1 + (pos_weight - 1) * target) * minus_log_sigmoid
-    loss = (1 - target) * input + minus_log_sigmoid
+    if pos_weight is None and weight is None:
+        return PointwiseLoss.apply(input, target, _logistic, _logistic_gradients, reduction)
+    if pos_weight is None:
+        loss = PointwiseLoss.apply(input, target, _logistic, _logistic_gradients, "none")
+    else:
+        minus_log_sigmoid = _softplus(-input)  # -log sigma(z)
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * minus_log_sigmoid
     if weight is not None:
         loss = loss * weight.expand_as(loss)
     return _reduce(loss, reduction)
+
+
+def _logistic(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """:math:`(1 - y) z - \\log\\sigma(z) = \\log(1 + e^{z}) - y z`, the logistic loss without
+    ``pos_weight``: one softplus, then :math:`-yz` added in place."""
+    return _softplus(z).addcmul_(y, z, value=-1)
+
+
+def _logistic_gradients(z, y, upstream, need_target):
+    """:math:`\\partial\\ell/\\partial z = \\sigma(z) - y` and
+    :math:`\\partial\\ell/\\partial y = -z`, times the upstream gradient."""
+    sigmoid = torch.sigmoid(z)
+    # in place unless this backward is recorded (create_graph=True): the second derivative of
+    # the sigmoid needs the sigmoid itself
+    grad = (sigmoid - y if torch.is_grad_enabled() else sigmoid.sub_(y)).mul_(upstream)
+    return grad, (-z * upstream if need_target else None)

@@ -9,6 +9,8 @@ its gradient) is zero. They are built on the hinge :math:`[u]_+ = \\max(0, u)`.
 - :func:`multilabel_margin_loss`: every true label above every other label.
 """
 
+import math
+
 import torch
 
 from ._reduction import _check_class_target, _reduce
@@ -203,7 +205,10 @@ def multilabel_margin_loss(
     listed = listed[:, :listed_count]  # the labels of every row come first: keep only those
     labels = labels[:, :listed_count].masked_fill(~listed, 0)
     is_label = torch.zeros_like(scores, dtype=torch.long).scatter_add_(1, labels, listed.long()) > 0
-    hinge = torch.relu(1 - scores.gather(1, labels).unsqueeze(2) + scores.unsqueeze(1))
-    pairs = listed.unsqueeze(2) & ~is_label.unsqueeze(1)  # (true label j, other label k)
-    loss = (hinge * pairs).sum(dim=(1, 2)) / scores.size(1)
+    # Only the pairs (true label j, other label k) count: a padding entry j scores +inf and a
+    # true label k scores -inf, so their hinges are max(0, -inf) = 0, with a zero gradient.
+    true_scores = scores.gather(1, labels).masked_fill(~listed, math.inf)
+    other_scores = scores.masked_fill(is_label, -math.inf)
+    hinge = torch.relu((1 - true_scores).unsqueeze(2) + other_scores.unsqueeze(1))
+    loss = hinge.sum(dim=(1, 2)) / scores.size(1)
     return _reduce(loss.view(target.shape[:-1]), reduction)

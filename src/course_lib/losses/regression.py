@@ -11,10 +11,11 @@
 """
 
 import math
+from functools import partial
 
 import torch
-import torch.nn.functional as F
 
+from ._pointwise import PointwiseLoss
 from ._reduction import _reduce, _warn_if_broadcasting
 
 
@@ -66,17 +67,46 @@ def mse_loss(
     0.025
     """
     _warn_if_broadcasting(input, target)
-    loss = _weighted((input - target).square(), weight, input)
-    return _reduce(loss, reduction, weight=weight)
+    return _pointwise(input, target, _squares, _squares_gradients, reduction, weight)
 
 
-def _huber(residual: torch.Tensor, delta: float) -> torch.Tensor:
+def _pointwise(input, target, value, gradients, reduction, weight, *, mean_by_weight=True):
+    """The reduced :class:`PointwiseLoss`; with a per-element ``weight``, the weighted
+    elementwise loss reduced by :func:`_reduce` (``"mean"`` divides by :math:`\\sum_i w_i`
+    when ``mean_by_weight``, else by :math:`N`)."""
+    if weight is None:
+        return PointwiseLoss.apply(input, target, value, gradients, reduction)
+    loss = _weighted(PointwiseLoss.apply(input, target, value, gradients, "none"), weight, input)
+    return _reduce(loss, reduction, weight=weight if mean_by_weight else None)
+
+
+def _squares(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:math:`(\\hat y - y)^2`, squared in place in the tensor of differences."""
+    return torch.sub(input, target).square_()
+
+
+def _squares_gradients(input, target, upstream, need_target):
+    """:math:`\\partial(\\hat y - y)^2/\\partial\\hat y = 2(\\hat y - y)
+    = -\\partial(\\hat y - y)^2/\\partial y`, times the upstream gradient."""
+    grad = torch.sub(input, target).mul_(2).mul_(upstream)
+    return grad, (-grad if need_target else None)
+
+
+def _huber(input: torch.Tensor, target: torch.Tensor, delta: float) -> torch.Tensor:
     """Huber's :math:`\\tfrac12 d^2` for :math:`|d| < \\delta`, else
-    :math:`\\delta(|d| - \\tfrac12\\delta)`, written as :math:`c\\,(d - \\tfrac12 c)` with
-    :math:`c` the residual :math:`d` clipped to :math:`[-\\delta, \\delta]` (by ``hardtanh``,
-    a clamp whose backward is one fused pass)."""
-    clipped = F.hardtanh(residual, -delta, delta)
-    return clipped * residual.sub(clipped, alpha=0.5)
+    :math:`\\delta(|d| - \\tfrac12\\delta)`, of the residual :math:`d = \\hat y - y`, written
+    as :math:`c\\,(d - \\tfrac12 c)` with :math:`c` the residual clipped to
+    :math:`[-\\delta, \\delta]`: the clipped residual is also the derivative."""
+    residual = torch.sub(input, target)
+    clipped = residual.clamp(-delta, delta)
+    return residual.sub_(clipped, alpha=0.5).mul_(clipped)
+
+
+def _huber_gradients(input, target, upstream, need_target, *, delta: float):
+    """:math:`\\partial\\ell/\\partial\\hat y = \\operatorname{clip}(\\hat y - y, -\\delta,
+    \\delta) = -\\partial\\ell/\\partial y`, times the upstream gradient."""
+    grad = torch.sub(input, target).clamp_(-delta, delta).mul_(upstream)
+    return grad, (-grad if need_target else None)
 
 
 def huber_loss(
@@ -102,7 +132,8 @@ def huber_loss(
     _warn_if_broadcasting(input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    return _reduce(_weighted(_huber(input - target, delta), weight, input), reduction)
+    value, gradients = partial(_huber, delta=delta), partial(_huber_gradients, delta=delta)
+    return _pointwise(input, target, value, gradients, reduction, weight, mean_by_weight=False)
 
 
 def smooth_l1_loss(
@@ -128,9 +159,21 @@ def smooth_l1_loss(
     _warn_if_broadcasting(input, target)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    residual = input - target
-    loss = residual.abs() if beta == 0 else _huber(residual, beta) / beta
-    return _reduce(loss, reduction)
+    if beta == 0:
+        return _reduce((input - target).abs(), reduction)
+    value = partial(_smooth_l1, beta=beta)
+    gradients = partial(_smooth_l1_gradients, beta=beta)
+    return PointwiseLoss.apply(input, target, value, gradients, reduction)
+
+
+def _smooth_l1(input: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
+    """The Huber loss with :math:`\\delta = \\beta`, divided by :math:`\\beta`."""
+    return _huber(input, target, beta).div_(beta)
+
+
+def _smooth_l1_gradients(input, target, upstream, need_target, *, beta: float):
+    """Huber's derivative with :math:`\\delta = \\beta`, divided by :math:`\\beta`."""
+    return _huber_gradients(input, target, upstream / beta, need_target, delta=beta)
 
 
 def poisson_nll_loss(
