@@ -202,3 +202,47 @@ def test_inherited_machinery_zero_grad_and_step_hooks(set_to_none, device):
     assert calls == ["pre", "post"]
     opt.zero_grad(set_to_none=set_to_none)
     assert (w.grad is None) if set_to_none else torch.equal(w.grad, torch.zeros_like(w))
+
+
+def _sgd_pair(device):
+    """Equal parameters for our SGD and torch's, with one gradient each."""
+    ours, theirs = (torch.nn.Parameter(torch.arange(6.0, device=device).view(2, 3))
+                    for _ in range(2))
+    for p in (ours, theirs):
+        p.grad = torch.full_like(p, 0.5)
+    return ours, theirs
+
+
+def test_step_hands_a_fresh_result_over_without_copying(device):
+    """Nothing else holds the parameter's memory: the new value's memory is handed over (the
+    parameter object, its grad and its place in the param group stay), no copy is made."""
+    ours, theirs = _sgd_pair(device)
+    opt = optim.SGD([ours], lr=0.1, momentum=0.9)
+    address, grad = ours.data_ptr(), ours.grad
+    opt.step()
+    torch.optim.SGD([theirs], lr=0.1, momentum=0.9).step()
+    assert ours.data_ptr() != address
+    assert opt.param_groups[0]["params"][0] is ours and ours.grad is grad
+    assert torch.equal(ours, theirs)
+    assert ours.data_ptr() != opt.state[ours]["momentum_buffer"].data_ptr()
+
+
+@pytest.mark.parametrize("holder", ["data", "view", "detach", "graph"])
+def test_step_updates_in_place_what_else_sees_the_parameter(holder, device):
+    """A ``.data`` alias, a view, a detached tensor or an autograd graph share the parameter's
+    memory: as with torch's in-place update, they see the new values."""
+    ours, theirs = _sgd_pair(device)
+    held = {
+        "data": lambda p: p.data,
+        "view": lambda p: p[0],
+        "detach": lambda p: p.detach(),
+        "graph": lambda p: (p * 2).sum(),
+    }[holder]
+    ours_held, theirs_held = held(ours), held(theirs)
+    address = ours.data_ptr()
+    optim.SGD([ours], lr=0.1).step()
+    torch.optim.SGD([theirs], lr=0.1).step()
+    assert ours.data_ptr() == address
+    assert torch.equal(ours, theirs)
+    if holder != "graph":
+        assert torch.equal(ours_held, theirs_held)

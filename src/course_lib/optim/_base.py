@@ -144,13 +144,14 @@ class TensorwiseOptimizer(Optimizer):
         return loss
 
     def _step_param(self, param: Tensor, group: dict, options: dict) -> None:
+        state = self.state.get(param, {})
         if self._decays_separately(group):
             lr = options["lr"]
-            param.copy_(decoupled_weight_decay(param, lr=lr, weight_decay=group["weight_decay"]))
+            decayed = decoupled_weight_decay(param, lr=lr, weight_decay=group["weight_decay"])
+            _write_param(param, decayed, state)
             options = {**options, "weight_decay": 0}
-        state = self.state.get(param, {})
         new_param, new_state = self._update(param, param.grad, state, **options)
-        self._write(param, new_param)
+        _write_param(param, new_param, state, new_state)
         if new_state:
             target = self.state[param]
             for key, value in new_state.items():
@@ -161,12 +162,50 @@ class TensorwiseOptimizer(Optimizer):
 
     @staticmethod
     def _write(target: Tensor, value: Tensor) -> None:
-        """Write a result into ``target``: all of it, or, for a sparse result, only the entries
+        """Copy a result into ``target``: all of it, or, for a sparse result, only the entries
         it lists (the rows a sparse gradient touched)."""
         if _is_rows(value):
             target.index_put_(tuple(value._indices()), value._values())
         else:
             target.copy_(value)
+
+
+def _write_param(param: Tensor, value: Tensor, *states: dict) -> None:
+    """Make ``value`` the parameter's value, keeping the parameter object (and so its
+    ``grad``, hooks and identity in every param group and state dict).
+
+    A fresh result that nothing else holds is handed over with ``set_``: the parameter takes
+    its memory and the old memory is freed, with no copy (torch updates in place, with one
+    pass over memory; a copy would make it two). When anything else sees the parameter's
+    memory (a view, a ``.data`` alias, an autograd graph) or the result's (a state tensor, the
+    gradient), the result is copied in, so that all of them see the new value, as they would
+    with torch's in-place update.
+    """
+    if _is_rows(value):
+        TensorwiseOptimizer._write(param, value)
+    elif _alone(param) and _alone(value) and _same_layout(param, value) and not any(
+        value is tensor for state in states for tensor in state.values()
+    ):
+        param.set_(value)
+    else:
+        param.copy_(value)
+
+
+def _alone(tensor: Tensor) -> bool:
+    """Whether no other tensor, view or autograd record uses ``tensor`` or its memory (the
+    storage's count includes the probe ``untyped_storage()`` makes)."""
+    storage_users = torch._C._storage_Use_Count(tensor.untyped_storage()._cdata)
+    return tensor._use_count() == 1 and storage_users == 2
+
+
+def _same_layout(param: Tensor, value: Tensor) -> bool:
+    return (
+        value.dtype == param.dtype
+        and value.device == param.device
+        and value.shape == param.shape
+        and value.stride() == param.stride()
+        and value.storage_offset() == param.storage_offset() == 0
+    )
 
 
 def _is_rows(value: object) -> bool:

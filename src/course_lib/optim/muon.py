@@ -110,9 +110,15 @@ def muon_update(
             [0.0000, 0.8875]])
     """
     buf = state["momentum_buffer"].lerp(grad, 1 - momentum)
+    # Memory: newton_schulz works in bfloat16, so the direction goes in converted (the float32
+    # one is freed before the iterations allocate theirs), and the result comes back converted
+    # (exactly) to the parameter's dtype (adding it in bfloat16 would convert a copy anyway)
     ortho = newton_schulz(
-        grad.lerp(buf, momentum) if nesterov else buf, ns_coefficients, ns_steps, eps
-    )
+        (grad.lerp(buf, momentum) if nesterov else buf).to(torch.bfloat16),
+        ns_coefficients,
+        ns_steps,
+        eps,
+    ).to(param.dtype)
     new_param = decoupled_weight_decay(param, lr=lr, weight_decay=weight_decay)
     new_param.add_(ortho, alpha=-adjusted_lr(lr, adjust_lr_fn, param.shape))
     return new_param, {"momentum_buffer": buf}
