@@ -16,7 +16,7 @@ and ``load_state_dict`` are :class:`torch.optim.Optimizer`'s own, so a state dic
 between these optimizers and torch's.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -144,21 +144,62 @@ class TensorwiseOptimizer(Optimizer):
         return loss
 
     def _step_param(self, param: Tensor, group: dict, options: dict) -> None:
+        """Update ``param`` and its state in place, block by block (:meth:`_splitter`): the
+        pure update's results for a block are copied into the block's views."""
         state = self.state.get(param, {})
-        if self._decays_separately(group):
-            lr = options["lr"]
-            decayed = decoupled_weight_decay(param, lr=lr, weight_decay=group["weight_decay"])
-            _write_param(param, decayed, state)
+        decay = group["weight_decay"] if self._decays_separately(group) else 0
+        if decay:
             options = {**options, "weight_decay": 0}
-        new_param, new_state = self._update(param, param.grad, state, **options)
-        _write_param(param, new_param, state, new_state)
-        if new_state:
-            target = self.state[param]
+        split = self._splitter(param, state)
+        pieces, grads = split(param), split(param.grad)
+        blocked = {key: split(value) for key, value in state.items() if _shaped_like(value, param)}
+        created, deferred = {}, {}
+        for i, piece in enumerate(pieces):
+            old = {key: blocked[key][i] if key in blocked else v for key, v in state.items()}
+            if decay:
+                lr = options["lr"]
+                piece.copy_(decoupled_weight_decay(piece, lr=lr, weight_decay=decay))
+            new_param, new_state = self._update(piece, grads[i], old, **options)
+            self._write(piece, new_param)
             for key, value in new_state.items():
-                if _is_rows(value) and key in target and not target[key].is_sparse:
-                    self._write(target[key], value)
-                else:
-                    target[key] = value
+                if len(pieces) == 1 or not _shaped_like(value, piece):
+                    deferred[key] = value  # the whole tensor, or one value for all blocks (step)
+                    continue
+                if key not in blocked:  # created by the first step
+                    created[key] = torch.empty_like(param)
+                    blocked[key] = split(created[key])
+                self._write(blocked[key][i], value)
+        for key, value in deferred.items():
+            if _writable(state.get(key), value):
+                self._write(state[key], value)
+            else:
+                state[key] = value
+        state.update(created)
+        if state:  # torch keeps no entry for a parameter without state (SGD without momentum)
+            self.state[param] = state
+
+    _elementwise = True  # the update treats every entry on its own (not so: Muon, Adafactor)
+    _block_numel = 2**18
+
+    def _splitter(self, param: Tensor, state: dict) -> Callable[[Tensor], Sequence[Tensor]]:
+        """How the update runs: on whole tensors, or, for an elementwise update of a large
+        dense tensor, on blocks of ``_block_numel`` entries of the flattened tensors (views).
+
+        Why blocks: a pure update returns new tensors, so it briefly holds a second copy of
+        the parameter and of each state tensor it changes, and writing them back is a second
+        pass over memory; torch's in-place kernels need neither. Blocks of 1 MB (float32) bound
+        the copies by a block, and keep the results in cache until they are written back. An
+        elementwise update gives each entry the same result in any block.
+        """
+        tensors = [param, param.grad, *(v for v in state.values() if _shaped_like(v, param))]
+        whole = (
+            not self._elementwise
+            or param.numel() <= self._block_numel
+            or any(t.is_sparse or not t.is_contiguous() for t in tensors)
+        )
+        if whole:
+            return lambda tensor: (tensor,)
+        return lambda tensor: tensor.view(-1).split(self._block_numel)
 
     @staticmethod
     def _write(target: Tensor, value: Tensor) -> None:
@@ -170,41 +211,25 @@ class TensorwiseOptimizer(Optimizer):
             target.copy_(value)
 
 
-def _write_param(param: Tensor, value: Tensor, *states: dict) -> None:
-    """Make ``value`` the parameter's value, keeping the parameter object (and so its
-    ``grad``, hooks and identity in every param group and state dict).
-
-    A fresh result that nothing else holds is handed over with ``set_``: the parameter takes
-    its memory and the old memory is freed, with no copy (torch updates in place, with one
-    pass over memory; a copy would make it two). When anything else sees the parameter's
-    memory (a view, a ``.data`` alias, an autograd graph) or the result's (a state tensor, the
-    gradient), the result is copied in, so that all of them see the new value, as they would
-    with torch's in-place update.
-    """
-    if _is_rows(value):
-        TensorwiseOptimizer._write(param, value)
-    elif _alone(param) and _alone(value) and _same_layout(param, value) and not any(
-        value is tensor for state in states for tensor in state.values()
-    ):
-        param.set_(value)
-    else:
-        param.copy_(value)
-
-
-def _alone(tensor: Tensor) -> bool:
-    """Whether no other tensor, view or autograd record uses ``tensor`` or its memory (the
-    storage's count includes the probe ``untyped_storage()`` makes)."""
-    storage_users = torch._C._storage_Use_Count(tensor.untyped_storage()._cdata)
-    return tensor._use_count() == 1 and storage_users == 2
-
-
-def _same_layout(param: Tensor, value: Tensor) -> bool:
+def _shaped_like(value: object, like: object) -> bool:
+    """Whether ``value`` is a dense tensor of the shape of the tensor ``like``."""
     return (
-        value.dtype == param.dtype
-        and value.device == param.device
-        and value.shape == param.shape
-        and value.stride() == param.stride()
-        and value.storage_offset() == param.storage_offset() == 0
+        isinstance(value, Tensor)
+        and isinstance(like, Tensor)
+        and not value.is_sparse
+        and value.shape == like.shape
+    )
+
+
+def _writable(current: object, value: Tensor) -> bool:
+    """Whether ``value`` can be written into the existing state entry ``current`` (a dense
+    tensor of its dtype, and of its shape unless ``value`` lists rows)."""
+    return (
+        isinstance(current, Tensor)
+        and isinstance(value, Tensor)
+        and not current.is_sparse
+        and value.dtype == current.dtype
+        and (_is_rows(value) or _shaped_like(value, current))
     )
 
 
