@@ -176,3 +176,26 @@ def test_second_derivatives_equal_torch(device, name, kwargs, reduction):
     for ours, theirs in zip(*products, strict=True):
         assert theirs.abs().max() > 0  # a curvature that a wrong backward would get wrong
         torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float64])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(
+    "name",
+    ["cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "huber_loss",
+     "smooth_l1_loss"],
+)
+def test_a_retained_graph_gives_the_same_gradients_twice(device, name, reduction):
+    """The first backward pass may reuse memory of the forward pass in place; a second one
+    through the retained graph must still get torch's gradients."""
+    args, wrt = _second_order_case(name, device)
+    theirs_leaves = [_leaf(a, i in wrt) for i, a in enumerate(args)]
+    theirs_out = getattr(F, name)(*theirs_leaves, reduction=reduction)
+    upstream = torch.rand(theirs_out.shape, generator=generator(5), dtype=theirs_out.dtype)
+    upstream = upstream.to(device)
+    expected = torch.autograd.grad(theirs_out, [theirs_leaves[i] for i in wrt], upstream)
+    leaves = [_leaf(a, i in wrt) for i, a in enumerate(args)]
+    out = getattr(losses, name)(*leaves, reduction=reduction)
+    for retain in (True, False):
+        grads = torch.autograd.grad(out, [leaves[i] for i in wrt], upstream, retain_graph=retain)
+        for ours, theirs in zip(grads, expected, strict=True):
+            torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float64])

@@ -5,16 +5,18 @@ step stores its own output and replays a backward step of its own: for a large b
 several passes over memory in each direction, against the single fused kernel of torch. Here
 a loss states two things instead,
 
-- ``value(input, target)``: the elementwise loss :math:`\\ell(\\hat y, y)`, in a freshly
-  allocated tensor that it may update in place (the steps add no memory);
-- ``gradients(input, target, upstream, need_target)``: :math:`\\partial\\ell/\\partial\\hat y`
-  and (when ``need_target``) :math:`\\partial\\ell/\\partial y`, times the upstream gradient,
-  recomputed from the inputs (the only tensors kept for the backward pass, as torch keeps
-  them),
+- ``value(input, target) -> (loss, slope)``: the elementwise loss :math:`\\ell(\\hat y, y)`, in
+  a freshly allocated tensor that it may update in place (the steps add no memory), and the
+  derivative :math:`\\partial\\ell/\\partial\\hat y` when the computation of the loss produced it
+  on the way (else ``None``);
+- ``gradients(input, target, upstream, need_target, slope)``:
+  :math:`\\partial\\ell/\\partial\\hat y` and (when ``need_target``) :math:`\\partial\\ell/\\partial y`,
+  times the upstream gradient, recomputed from the inputs (the tensors torch keeps too), or
+  made in place from the ``slope`` of the forward pass when there is one,
 
 and :class:`PointwiseLoss` reduces the value and scales the upstream gradient of the
-reduction. The derivative is computed with differentiable operations on the saved inputs, so
-second derivatives (``create_graph=True``) work too.
+reduction. The recomputation uses differentiable operations on the saved inputs, so second
+derivatives (``create_graph=True``) work too.
 """
 
 from collections.abc import Callable
@@ -23,27 +25,30 @@ import torch
 
 from ._reduction import _reduce
 
-Value = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Gradients = Callable[
-    [torch.Tensor, torch.Tensor, torch.Tensor, bool], tuple[torch.Tensor, torch.Tensor | None]
-]
+Value = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+Gradients = Callable[..., tuple[torch.Tensor, torch.Tensor | None]]
 
 
 class PointwiseLoss(torch.autograd.Function):
     """``reduction`` of ``value(input, target)``, whose backward pass is ``gradients``.
 
-    ``gradients(input, target, upstream, need_target)`` returns the gradients for ``input``
-    and for ``target`` (``None`` unless ``need_target``). ``upstream`` is the gradient of the
-    elementwise loss: the incoming tensor for ``"none"``, the incoming 0-dim gradient for
-    ``"sum"``, divided by :math:`N` for ``"mean"``. Broadcast inputs get gradients of the broadcast shape, which
-    autograd sums back to each input's shape.
+    ``gradients(input, target, upstream, need_target, slope)`` returns the gradients for
+    ``input`` and for ``target`` (``None`` unless ``need_target``). ``upstream`` is the
+    gradient of the elementwise loss: the incoming tensor for ``"none"``, the incoming 0-dim
+    gradient for ``"sum"``, divided by :math:`N` for ``"mean"``. Broadcast inputs get
+    gradients of the broadcast shape, which autograd sums back to each input's shape.
+
+    The ``slope`` kept from the forward pass is handed to the first backward pass only,
+    which may turn it into the gradient in place (no new memory); a second backward pass
+    through a retained graph, or one that records a graph of its own, gets ``None`` and
+    recomputes.
     """
 
     @staticmethod
     def forward(ctx, input, target, value: Value, gradients: Gradients, reduction: str):
         ctx.save_for_backward(input, target)
         ctx.gradients, ctx.reduction = gradients, reduction
-        loss = value(input, target)
+        loss, ctx.slope = value(input, target)  # not an input or output: no reference cycle
         ctx.numel = loss.numel()
         return _reduce(loss, reduction)
 
@@ -52,6 +57,9 @@ class PointwiseLoss(torch.autograd.Function):
         input, target = ctx.saved_tensors
         if ctx.reduction == "mean":
             upstream = upstream / ctx.numel
+        slope, ctx.slope = ctx.slope, None
+        if torch.is_grad_enabled():  # create_graph=True: differentiable recomputation
+            slope = None
         wants_input, wants_target = ctx.needs_input_grad[:2]
-        grad_input, grad_target = ctx.gradients(input, target, upstream, wants_target)
+        grad_input, grad_target = ctx.gradients(input, target, upstream, wants_target, slope)
         return grad_input if wants_input else None, grad_target, None, None, None

@@ -46,8 +46,9 @@ class _LogNormalizerAndTarget(torch.autograd.Function):
         \\qquad \\frac{\\partial z_{i,y_i}}{\\partial z_{ic}} = [c = y_i],
 
     so the gradient of the cross-entropy is :math:`\\operatorname{softmax}(z_i) -
-    \\text{onehot}(y_i)`: one pass that scales the :math:`e^{z_c - m}` kept from the forward pass
-    (as torch keeps its log-softmax), plus a scatter at the targets.
+    \\text{onehot}(y_i)`. The first backward pass scales the :math:`e^{z_c - m}` of the forward
+    pass into the softmax in place (no new memory, as torch keeps its log-softmax); a second
+    one (``retain_graph=True``) or one that records a graph recomputes it from the logits.
     """
 
     @staticmethod
@@ -56,20 +57,20 @@ class _LogNormalizerAndTarget(torch.autograd.Function):
         total = exp.sum(dim, keepdim=True)
         log_normalizer = total.log().add_(m).squeeze(dim)
         # the log-normalizer is saved as an output, so that second derivatives can reach it
-        ctx.save_for_backward(z, log_normalizer, index, exp, total)
-        ctx.dim = dim
+        ctx.save_for_backward(z, log_normalizer, index)
+        ctx.exp, ctx.total, ctx.dim = exp, total, dim  # neither input nor output: no cycle
         return log_normalizer, z.gather(dim, index.unsqueeze(dim)).squeeze(dim)
 
     @staticmethod
     def backward(ctx, grad_log_normalizer, grad_target_logit):
-        z, log_normalizer, index, exp, total = ctx.saved_tensors
+        z, log_normalizer, index = ctx.saved_tensors
         dim = ctx.dim
+        exp, ctx.exp = ctx.exp, None
         upstream = grad_log_normalizer.unsqueeze(dim)
-        if torch.is_grad_enabled():
-            # create_graph=True: a softmax that autograd can differentiate again
+        if exp is None or torch.is_grad_enabled():
             grad = torch.sub(z, log_normalizer.unsqueeze(dim)).exp() * upstream
         else:
-            grad = exp * (upstream / total)
+            grad = exp.mul_(upstream / ctx.total)
         grad.scatter_add_(dim, index.unsqueeze(dim), grad_target_logit.unsqueeze(dim))
         return grad, None, None
 
@@ -337,13 +338,13 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
-def _logistic(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _logistic(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, None]:
     """:math:`(1 - y) z - \\log\\sigma(z) = \\log(1 + e^{z}) - y z`, the logistic loss without
     ``pos_weight``: one softplus, then :math:`-yz` added in place."""
-    return _softplus(z).addcmul_(y, z, value=-1)
+    return _softplus(z).addcmul_(y, z, value=-1), None
 
 
-def _logistic_gradients(z, y, upstream, need_target):
+def _logistic_gradients(z, y, upstream, need_target, slope):
     """:math:`\\partial\\ell/\\partial z = \\sigma(z) - y` and
     :math:`\\partial\\ell/\\partial y = -z`, times the upstream gradient."""
     sigmoid = torch.sigmoid(z)

@@ -80,32 +80,34 @@ def _pointwise(input, target, value, gradients, reduction, weight, *, mean_by_we
     return _reduce(loss, reduction, weight=weight if mean_by_weight else None)
 
 
-def _squares(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _squares(input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, None]:
     """:math:`(\\hat y - y)^2`, squared in place in the tensor of differences."""
-    return torch.sub(input, target).square_()
+    return torch.sub(input, target).square_(), None
 
 
-def _squares_gradients(input, target, upstream, need_target):
+def _squares_gradients(input, target, upstream, need_target, slope):
     """:math:`\\partial(\\hat y - y)^2/\\partial\\hat y = 2(\\hat y - y)
     = -\\partial(\\hat y - y)^2/\\partial y`, times the upstream gradient."""
-    grad = torch.sub(input, target).mul_(2).mul_(upstream)
+    grad = torch.sub(input, target).mul_(2 * upstream)
     return grad, (-grad if need_target else None)
 
 
-def _huber(input: torch.Tensor, target: torch.Tensor, delta: float) -> torch.Tensor:
+def _huber(input: torch.Tensor, target: torch.Tensor, delta: float):
     """Huber's :math:`\\tfrac12 d^2` for :math:`|d| < \\delta`, else
     :math:`\\delta(|d| - \\tfrac12\\delta)`, of the residual :math:`d = \\hat y - y`, written
     as :math:`c\\,(d - \\tfrac12 c)` with :math:`c` the residual clipped to
-    :math:`[-\\delta, \\delta]`: the clipped residual is also the derivative."""
+    :math:`[-\\delta, \\delta]`, which is also the derivative (returned as the slope)."""
     residual = torch.sub(input, target)
     clipped = residual.clamp(-delta, delta)
-    return residual.sub_(clipped, alpha=0.5).mul_(clipped)
+    return residual.sub_(clipped, alpha=0.5).mul_(clipped), clipped
 
 
-def _huber_gradients(input, target, upstream, need_target, *, delta: float):
+def _huber_gradients(input, target, upstream, need_target, slope, *, delta: float):
     """:math:`\\partial\\ell/\\partial\\hat y = \\operatorname{clip}(\\hat y - y, -\\delta,
     \\delta) = -\\partial\\ell/\\partial y`, times the upstream gradient."""
-    grad = torch.sub(input, target).clamp_(-delta, delta).mul_(upstream)
+    if slope is None:
+        slope = torch.sub(input, target).clamp_(-delta, delta)
+    grad = slope.mul_(upstream)
     return grad, (-grad if need_target else None)
 
 
@@ -161,19 +163,8 @@ def smooth_l1_loss(
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return _reduce((input - target).abs(), reduction)
-    value = partial(_smooth_l1, beta=beta)
-    gradients = partial(_smooth_l1_gradients, beta=beta)
-    return PointwiseLoss.apply(input, target, value, gradients, reduction)
-
-
-def _smooth_l1(input: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
-    """The Huber loss with :math:`\\delta = \\beta`, divided by :math:`\\beta`."""
-    return _huber(input, target, beta).div_(beta)
-
-
-def _smooth_l1_gradients(input, target, upstream, need_target, *, beta: float):
-    """Huber's derivative with :math:`\\delta = \\beta`, divided by :math:`\\beta`."""
-    return _huber_gradients(input, target, upstream / beta, need_target, delta=beta)
+    value, gradients = partial(_huber, delta=beta), partial(_huber_gradients, delta=beta)
+    return PointwiseLoss.apply(input, target, value, gradients, reduction) / beta
 
 
 def poisson_nll_loss(

@@ -10,8 +10,11 @@ on all parameters at once) is a pure function for one tensor,
 and a few lines of class: the hyperparameters it reads from each param group, the initial state
 (torch's keys and dtypes) and the checks of its constructor. :class:`TensorwiseOptimizer` does
 the rest, exactly in torch's order: evaluate the closure, then for each param group check the
-gradients and create missing state, then update each parameter and write the results back
-under ``torch.no_grad()``. ``param_groups``, ``add_param_group``, ``zero_grad``, ``state_dict``
+gradients and create missing state, then update each parameter and copy the results back into
+the parameter and its state tensors under ``torch.no_grad()`` (in place, as torch does, so they
+keep their memory). Large tensors of an elementwise update go through the pure function in
+blocks, so that the new tensors it returns cost a block of memory, not a parameter's
+(:meth:`TensorwiseOptimizer._splitter`). ``param_groups``, ``add_param_group``, ``zero_grad``, ``state_dict``
 and ``load_state_dict`` are :class:`torch.optim.Optimizer`'s own, so a state dict moves freely
 between these optimizers and torch's.
 """
