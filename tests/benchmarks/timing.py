@@ -1,7 +1,6 @@
 """Small timing helpers shared by the benchmarks."""
 
 import gc
-import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -32,16 +31,20 @@ def compare(
     return statistics.median(ours_times), statistics.median(theirs_times)
 
 
-def best_ratio(ours: Callable[[], object], theirs: Callable[[], object], *, rounds: int) -> float:
-    """Fastest of ``rounds`` interleaved runs of ``ours`` over the fastest of ``theirs``: robust
-    to load spikes on a shared machine, where medians swing."""
-    best = [math.inf, math.inf]
-    for _ in range(rounds):
-        for i, fn in enumerate((ours, theirs)):
+def paired_ratio(ours: Callable[[], object], theirs: Callable[[], object], *, rounds: int) -> float:
+    """Median over ``rounds`` back-to-back pairs of ``ours``' time over ``theirs``' (which one
+    goes first alternates). A change of machine load between pairs affects both sides of a
+    pair alike, and the median ignores the pairs that a load spike hit, so this ratio stays
+    put on a shared machine where medians of separate runs swing."""
+    ratios = []
+    for i in range(rounds):
+        seconds = {}
+        for fn in (ours, theirs) if i % 2 == 0 else (theirs, ours):
             start = time.perf_counter()
             fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best[0] / best[1]
+            seconds[fn] = time.perf_counter() - start
+        ratios.append(seconds[ours] / seconds[theirs])
+    return statistics.median(ratios)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable
 
 import torch
+import torch._dynamo  # noqa: F401
 from torch import nn
 
 from course_lib import device, train
@@ -13,6 +14,9 @@ from course_lib.grading._runner import Case, Exercise
 
 AUTOGRAD = (torch.autograd.grad, torch.autograd.backward, torch.Tensor.backward)
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+# torch._dynamo is imported above because the first torch optimizer imports it (about a second)
+# and the train_step checks build torch optimizers inside a time-limited case: an import cut
+# short by the time limit would leave it half done and break every later case.
 
 
 def _inputs(shape, dtype, seed, scale=4.0) -> torch.Tensor:
