@@ -20,59 +20,80 @@ from ._pointwise import PointwiseLoss
 from ._reduction import _check_class_target, _check_in_range, _reduce
 
 
-def _shifted_exp(z: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """:math:`e^{z_c - m}` and the shift :math:`m = \\max_c z_c` along ``dim`` (kept), so that
+def _shifted(z: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:math:`z_c - m` and the shift :math:`m = \\max_c z_c` along ``dim`` (kept), so that
     :math:`\\log\\sum_c e^{z_c} = m + \\log\\sum_c e^{z_c - m}` cannot overflow. The shift is a
     constant for autograd (the result does not depend on it), and rows without a finite
     maximum are not shifted."""
     m = z.detach().amax(dim, keepdim=True)
     m = m.masked_fill(m.isinf(), 0.0)
-    return (z - m).exp_(), m
+    return z - m, m
 
 
 def _logsumexp(z: torch.Tensor, dim: int) -> torch.Tensor:
     """:math:`\\log\\sum_c e^{z_c}` along ``dim`` (kept), computed stably."""
-    exp, m = _shifted_exp(z, dim)
-    return exp.sum(dim, keepdim=True).log() + m
+    shifted, m = _shifted(z, dim)
+    return shifted.exp_().sum(dim, keepdim=True).log() + m
 
 
-class _LogNormalizerAndTarget(torch.autograd.Function):
-    """The two terms of the cross-entropy of class ``index``,
-    :math:`\\ell_i = \\log\\sum_c e^{z_{ic}} - z_{i,y_i}`: the log-normalizer and the target's
-    logit, along ``dim``. Their derivatives are the softmax and the one-hot target,
+class _CrossEntropyTerms(torch.autograd.Function):
+    """The terms of the cross-entropy of class ``index`` along ``dim``: the log-normalizer
+    :math:`\\log\\sum_c e^{z_{ic}}`, the target's logit :math:`z_{i,y_i}` and, for label
+    smoothing (else ``None``), :math:`-\\sum_c w_c \\log q_{ic}` (:math:`w_c = 1` without
+    ``weight``). Their derivatives are
 
     .. math::
         \\frac{\\partial}{\\partial z_{ic}} \\log\\sum_k e^{z_{ik}} = \\operatorname{softmax}(z_i)_c,
-        \\qquad \\frac{\\partial z_{i,y_i}}{\\partial z_{ic}} = [c = y_i],
+        \\qquad \\frac{\\partial z_{i,y_i}}{\\partial z_{ic}} = [c = y_i], \\qquad
+        \\frac{\\partial}{\\partial z_{ic}} \\Bigl(-\\sum_k w_k \\log q_{ik}\\Bigr)
+            = W \\operatorname{softmax}(z_i)_c - w_c,
 
-    so the gradient of the cross-entropy is :math:`\\operatorname{softmax}(z_i) -
-    \\text{onehot}(y_i)`. The first backward pass scales the :math:`e^{z_c - m}` of the forward
-    pass into the softmax in place (no new memory, as torch keeps its log-softmax); a second
-    one (``retain_graph=True``) or one that records a graph recomputes it from the logits.
+    with :math:`W = \\sum_k w_k`: the gradient of the cross-entropy is
+    :math:`\\operatorname{softmax}(z_i) - \\text{onehot}(y_i)`. The first backward pass scales
+    the :math:`e^{z_c - m}` of the forward pass into the softmax in place (no new memory, as
+    torch keeps its log-softmax); a second one (``retain_graph=True``) or one that records a
+    graph recomputes it from the logits.
     """
 
     @staticmethod
-    def forward(ctx, z, index, dim):
-        exp, m = _shifted_exp(z, dim)
+    def forward(ctx, z, index, dim, weight, smoothing):
+        shifted, m = _shifted(z, dim)
+        if smoothing:  # sum_c w_c (z_c - m), before the shifted logits become exponentials
+            weights = _class_weight_along(weight, z) if weight is not None else None
+            shifted_sum = (shifted if weights is None else shifted * weights).sum(dim)
+        exp = shifted.exp_()
         total = exp.sum(dim, keepdim=True)
-        log_normalizer = total.log().add_(m).squeeze(dim)
+        log_total = total.log()
+        log_normalizer = (log_total + m).squeeze(dim)
         # the log-normalizer is saved as an output, so that second derivatives can reach it
         ctx.save_for_backward(z, log_normalizer, index)
-        ctx.exp, ctx.total, ctx.dim = exp, total, dim  # neither input nor output: no cycle
-        return log_normalizer, z.gather(dim, index.unsqueeze(dim)).squeeze(dim)
+        ctx.exp, ctx.total, ctx.dim, ctx.weight = exp, total, dim, weight  # no cycle
+        smooth = None
+        if smoothing:  # -sum_c w_c log q_c = W log sum_c e^{z_c - m} - sum_c w_c (z_c - m)
+            ctx.weight_sum = z.size(dim) if weight is None else weight.sum()
+            smooth = ctx.weight_sum * log_total.squeeze(dim) - shifted_sum
+        return log_normalizer, z.gather(dim, index.unsqueeze(dim)).squeeze(dim), smooth
 
     @staticmethod
-    def backward(ctx, grad_log_normalizer, grad_target_logit):
+    def backward(ctx, grad_log_normalizer, grad_target_logit, grad_smooth):
         z, log_normalizer, index = ctx.saved_tensors
         dim = ctx.dim
         exp, ctx.exp = ctx.exp, None
-        upstream = grad_log_normalizer.unsqueeze(dim)
+        upstream = grad_log_normalizer
+        if grad_smooth is not None:
+            upstream = upstream + ctx.weight_sum * grad_smooth
+        upstream = upstream.unsqueeze(dim)
         if exp is None or torch.is_grad_enabled():
             grad = torch.sub(z, log_normalizer.unsqueeze(dim)).exp() * upstream
         else:
             grad = exp.mul_(upstream / ctx.total)
+        if grad_smooth is not None and ctx.weight is None:
+            grad.sub_(grad_smooth.unsqueeze(dim))
+        elif grad_smooth is not None:
+            weights = _class_weight_along(ctx.weight, z)
+            grad.addcmul_(grad_smooth.unsqueeze(dim), weights, value=-1)
         grad.scatter_add_(dim, index.unsqueeze(dim), grad_target_logit.unsqueeze(dim))
-        return grad, None, None
+        return grad, None, None, None, None
 
 
 def _softplus(z: torch.Tensor) -> torch.Tensor:
@@ -229,13 +250,13 @@ def cross_entropy(
         log_q = input - _logsumexp(input, dim)  # log q = z - log sum_k e^{z_k}
         return _cross_entropy_soft(log_q, target, weight, reduction, label_smoothing)
     safe_target, w_y, ignored = _target_weights(input, target, weight, ignore_index)
-    log_normalizer, z_y = _LogNormalizerAndTarget.apply(input, safe_target, dim)
+    smoothing = label_smoothing > 0
+    terms = _CrossEntropyTerms.apply(input, safe_target, dim, weight, smoothing)
+    log_normalizer, z_y, smooth = terms
     log_q_y = z_y - log_normalizer  # the log-softmax, at the target only
     loss = (-w_y * log_q_y).masked_fill(ignored, 0.0)
-    if label_smoothing > 0:
-        log_q = input - log_normalizer.unsqueeze(dim)
-        weighted = log_q if weight is None else log_q * _class_weight_along(weight, log_q)
-        smooth = -weighted.sum(dim).masked_fill(ignored, 0.0)
+    if smoothing:
+        smooth = smooth.masked_fill(ignored, 0.0)
         loss = (1 - label_smoothing) * loss + (label_smoothing / input.size(dim)) * smooth
     return _reduce(loss, reduction, weight=w_y)
 
