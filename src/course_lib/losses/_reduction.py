@@ -67,7 +67,9 @@ def _check_class_target(target: torch.Tensor, allowed: tuple[torch.dtype, ...]) 
 
 def _check_in_range(index: torch.Tensor, size: int, what: str, error: type[Exception]) -> None:
     """Raise ``error`` naming the first entry of ``index`` outside ``[0, size)``."""
-    bad = (index < 0) | (index >= size)
-    if bad.any():
-        value = index[bad][0].item()
+    if index.numel() == 0:
+        return
+    low, high = torch.aminmax(index)  # one pass; the failing entry is found only on failure
+    if low < 0 or high >= size:
+        value = index[(index < 0) | (index >= size)][0].item()
         raise error(f"{what} {value} is out of bounds: expected a value in [0, {size})")
