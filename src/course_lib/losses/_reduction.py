@@ -70,6 +70,6 @@ def _check_in_range(index: torch.Tensor, size: int, what: str, error: type[Excep
     if index.numel() == 0:
         return
     low, high = torch.aminmax(index)  # one pass; the failing entry is found only on failure
-    if low < 0 or high >= size:
+    if low.item() < 0 or high.item() >= size:
         value = index[(index < 0) | (index >= size)][0].item()
         raise error(f"{what} {value} is out of bounds: expected a value in [0, {size})")
