@@ -115,7 +115,8 @@ def main() -> str:
         row = (name, size, ours_s * 1e3, theirs_s * 1e3, ours_s / theirs_s, paired, budget, verdict)
         rows.append(row)
     header = (
-        "loss", "size", "ours (ms)", "torch (ms)", "ratio (medians)", f"paired ratio (median of {PAIRS})",
+        "loss", "size", "ours (ms)", "torch (ms)", "ratio (medians)",
+        f"paired ratio (median of {PAIRS})",
         "budget", "within",
     )
     return (

@@ -10,9 +10,10 @@ a loss states two things instead,
   derivative :math:`\\partial\\ell/\\partial\\hat y` when the computation of the loss produced it
   on the way (else ``None``);
 - ``gradients(input, target, upstream, need_target, slope)``:
-  :math:`\\partial\\ell/\\partial\\hat y` and (when ``need_target``) :math:`\\partial\\ell/\\partial y`,
-  times the upstream gradient, recomputed from the inputs (the tensors torch keeps too), or
-  made in place from the ``slope`` of the forward pass when there is one,
+  :math:`\\partial\\ell/\\partial\\hat y` and (when ``need_target``)
+  :math:`\\partial\\ell/\\partial y`, times the upstream gradient, recomputed from the inputs
+  (the tensors torch keeps too), or made in place from the ``slope`` of the forward pass when
+  there is one,
 
 and :class:`PointwiseLoss` reduces the value and scales the upstream gradient of the
 reduction. The recomputation uses differentiable operations on the saved inputs, so second

@@ -43,8 +43,9 @@ class _CrossEntropyTerms(torch.autograd.Function):
     ``weight``). Their derivatives are
 
     .. math::
-        \\frac{\\partial}{\\partial z_{ic}} \\log\\sum_k e^{z_{ik}} = \\operatorname{softmax}(z_i)_c,
-        \\qquad \\frac{\\partial z_{i,y_i}}{\\partial z_{ic}} = [c = y_i], \\qquad
+        \\frac{\\partial}{\\partial z_{ic}} \\log\\sum_k e^{z_{ik}}
+            = \\operatorname{softmax}(z_i)_c, \\qquad
+        \\frac{\\partial z_{i,y_i}}{\\partial z_{ic}} = [c = y_i], \\qquad
         \\frac{\\partial}{\\partial z_{ic}} \\Bigl(-\\sum_k w_k \\log q_{ik}\\Bigr)
             = W \\operatorname{softmax}(z_i)_c - w_c,
 

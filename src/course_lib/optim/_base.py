@@ -14,9 +14,9 @@ gradients and create missing state, then update each parameter and copy the resu
 the parameter and its state tensors under ``torch.no_grad()`` (in place, as torch does, so they
 keep their memory). Large tensors of an elementwise update go through the pure function in
 blocks, so that the new tensors it returns cost a block of memory, not a parameter's
-(:meth:`TensorwiseOptimizer._splitter`). ``param_groups``, ``add_param_group``, ``zero_grad``, ``state_dict``
-and ``load_state_dict`` are :class:`torch.optim.Optimizer`'s own, so a state dict moves freely
-between these optimizers and torch's.
+(:meth:`TensorwiseOptimizer._splitter`). ``param_groups``, ``add_param_group``, ``zero_grad``,
+``state_dict`` and ``load_state_dict`` are :class:`torch.optim.Optimizer`'s own, so a state
+dict moves freely between these optimizers and torch's.
 """
 
 from collections.abc import Callable, Sequence
@@ -172,11 +172,7 @@ class TensorwiseOptimizer(Optimizer):
                     created[key] = torch.empty_like(param)
                     blocked[key] = split(created[key])
                 self._write(blocked[key][i], value)
-        for key, value in deferred.items():
-            if _writable(state.get(key), value):
-                self._write(state[key], value)
-            else:
-                state[key] = value
+        _store(state, deferred)
         state.update(created)
         if state:  # torch keeps no entry for a parameter without state (SGD without momentum)
             self.state[param] = state
@@ -222,6 +218,16 @@ def _shaped_like(value: object, like: object) -> bool:
         and not value.is_sparse
         and value.shape == like.shape
     )
+
+
+def _store(state: dict, values: dict) -> None:
+    """Write each new state value into the tensor it replaces where it fits (so the state
+    tensor keeps its memory, as in torch), else make it the state entry."""
+    for key, value in values.items():
+        if _writable(state.get(key), value):
+            TensorwiseOptimizer._write(state[key], value)
+        else:
+            state[key] = value
 
 
 def _writable(current: object, value: Tensor) -> bool:
