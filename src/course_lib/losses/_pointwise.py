@@ -30,6 +30,20 @@ Value = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor 
 Gradients = Callable[..., tuple[torch.Tensor, torch.Tensor | None]]
 
 
+def _scaled(tensor: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+    """``tensor * upstream``, in place in ``tensor`` (a fresh tensor of the backward pass)
+    unless autograd records this backward (``create_graph=True``) or a functorch transform
+    runs it with a batched ``upstream`` (vectorized Jacobians), where it must stay out of
+    place."""
+    functorch = torch._C._functorch
+    batched = functorch.is_functorch_wrapped_tensor(upstream) or functorch.is_legacy_batchedtensor(
+        upstream
+    )
+    if torch.is_grad_enabled() or batched or torch._C._are_functorch_transforms_active():
+        return tensor * upstream
+    return tensor.mul_(upstream)
+
+
 class PointwiseLoss(torch.autograd.Function):
     """``reduction`` of ``value(input, target)``, whose backward pass is ``gradients``.
 

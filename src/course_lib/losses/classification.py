@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ._pointwise import PointwiseLoss
+from ._pointwise import PointwiseLoss, _scaled
 from ._reduction import _check_class_target, _check_in_range, _reduce
 
 
@@ -87,7 +87,7 @@ class _CrossEntropyTerms(torch.autograd.Function):
         if exp is None or torch.is_grad_enabled():
             grad = torch.sub(z, log_normalizer.unsqueeze(dim)).exp() * upstream
         else:
-            grad = exp.mul_(upstream / ctx.total)
+            grad = _scaled(exp, upstream / ctx.total)
         if grad_smooth is not None and ctx.weight is None:
             grad.sub_(grad_smooth.unsqueeze(dim))
         elif grad_smooth is not None:
@@ -138,6 +138,11 @@ def _target_weights(input: torch.Tensor, target: torch.Tensor, weight, ignore_in
     the mask of ignored samples."""
     _check_class_target(target, (torch.int64, torch.uint8))
     _check_class_shapes(input, target, weight)
+    if weight is not None and weight.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(
+            "nll_loss and cross_entropy are not differentiable with respect to argument "
+            "'weight' (as in torch): pass weight.detach()"
+        )
     dim = _class_dim(input)
     ignored = target == ignore_index
     safe_target = target.long().masked_fill(ignored, 0)
@@ -382,7 +387,7 @@ def binary_cross_entropy_with_logits(
 def _logistic(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, None]:
     """:math:`(1 - y) z - \\log\\sigma(z) = \\log(1 + e^{z}) - y z`, the logistic loss without
     ``pos_weight``: one softplus, then :math:`-yz` added in place."""
-    return _softplus(z).addcmul_(y, z, value=-1), None
+    return torch.addcmul(_softplus(z), y, z, value=-1), None
 
 
 def _logistic_gradients(z, y, upstream, need_target, slope):
@@ -391,5 +396,5 @@ def _logistic_gradients(z, y, upstream, need_target, slope):
     sigmoid = torch.sigmoid(z)
     # in place unless this backward is recorded (create_graph=True): the second derivative of
     # the sigmoid needs the sigmoid itself
-    grad = (sigmoid - y if torch.is_grad_enabled() else sigmoid.sub_(y)).mul_(upstream)
+    grad = _scaled(sigmoid - y if torch.is_grad_enabled() else sigmoid.sub_(y), upstream)
     return grad, (-z * upstream if need_target else None)

@@ -14,8 +14,9 @@ import math
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 
-from ._pointwise import PointwiseLoss
+from ._pointwise import PointwiseLoss, _scaled
 from ._reduction import _reduce, _warn_if_broadcasting
 
 
@@ -88,7 +89,7 @@ def _squares(input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, N
 def _squares_gradients(input, target, upstream, need_target, slope):
     """:math:`\\partial(\\hat y - y)^2/\\partial\\hat y = 2(\\hat y - y)
     = -\\partial(\\hat y - y)^2/\\partial y`, times the upstream gradient."""
-    grad = torch.sub(input, target).mul_(2 * upstream)
+    grad = _scaled(torch.sub(input, target), 2 * upstream)
     return grad, (-grad if need_target else None)
 
 
@@ -98,7 +99,7 @@ def _huber(input: torch.Tensor, target: torch.Tensor, delta: float):
     as :math:`c\\,(d - \\tfrac12 c)` with :math:`c` the residual clipped to
     :math:`[-\\delta, \\delta]`, which is also the derivative (returned as the slope)."""
     residual = torch.sub(input, target)
-    clipped = residual.clamp(-delta, delta)
+    clipped = F.hardtanh(residual, -delta, delta)  # a clamp whose derivative is 0 at +-delta
     return residual.sub_(clipped, alpha=0.5).mul_(clipped), clipped
 
 
@@ -106,8 +107,8 @@ def _huber_gradients(input, target, upstream, need_target, slope, *, delta: floa
     """:math:`\\partial\\ell/\\partial\\hat y = \\operatorname{clip}(\\hat y - y, -\\delta,
     \\delta) = -\\partial\\ell/\\partial y`, times the upstream gradient."""
     if slope is None:
-        slope = torch.sub(input, target).clamp_(-delta, delta)
-    grad = slope.mul_(upstream)
+        slope = F.hardtanh(torch.sub(input, target), -delta, delta)
+    grad = _scaled(slope, upstream)
     return grad, (-grad if need_target else None)
 
 
