@@ -136,7 +136,7 @@ def _second_order_case(name: str, device):
     g = generator(7, len(name))
     x = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).to(device)
     y = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).to(device)
-    if name == "cross_entropy":
+    if name in ("cross_entropy", "nll_loss"):
         return (x, torch.tensor([0, 4, 2, 2, 1, 3], device=device)), (0,)
     if name == "binary_cross_entropy_with_logits":
         return (x, torch.rand(6, 5, generator=g, dtype=torch.float64).to(device)), (0, 1)
@@ -199,3 +199,31 @@ def test_a_retained_graph_gives_the_same_gradients_twice(device, name, reduction
         grads = torch.autograd.grad(out, [leaves[i] for i in wrt], upstream, retain_graph=retain)
         for ours, theirs in zip(grads, expected, strict=True):
             torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float64])
+
+
+WRITTEN_OUT = ["cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "mse_loss",
+               "huber_loss", "smooth_l1_loss"]
+
+
+@pytest.mark.filterwarnings("error")  # a missing batching rule warns (and would reach stderr)
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+@pytest.mark.parametrize("name", WRITTEN_OUT)
+def test_written_out_derivatives_work_under_torch_func(device, name, reduction):
+    """torch.func.grad, torch.func.vmap and vectorized Jacobians (a batched backward pass)
+    give torch's results through the losses whose backward is written by hand."""
+    (x, target), _ = _second_order_case(name, device)
+    if name == "nll_loss":
+        x = x.log_softmax(1)
+    def ours(a):
+        return getattr(losses, name)(a, target, reduction=reduction)
+
+    def theirs(a):
+        return getattr(F, name)(a, target, reduction=reduction)
+
+    batch = torch.randn(3, *x.shape, generator=generator(11), dtype=x.dtype).to(device)
+    for transform in (
+        lambda f: torch.func.grad(lambda a: f(a).sum())(x),
+        lambda f: torch.func.vmap(f)(batch),
+        lambda f: torch.autograd.functional.jacobian(f, x, vectorize=True),
+    ):
+        torch.testing.assert_close(transform(ours), transform(theirs), **TOLERANCES[x.dtype])

@@ -59,16 +59,26 @@ class PointwiseLoss(torch.autograd.Function):
     recomputes.
     """
 
-    @staticmethod
-    def forward(ctx, input, target, value: Value, gradients: Gradients, reduction: str):
-        ctx.save_for_backward(input, target)
-        ctx.gradients, ctx.reduction = gradients, reduction
-        loss, ctx.slope = value(input, target)  # not an input or output: no reference cycle
-        ctx.numel = loss.numel()
-        return _reduce(loss, reduction)
+    generate_vmap_rule = True  # torch.func transforms (grad, vmap, jacrev) run it as written
 
     @staticmethod
-    def backward(ctx, upstream):
+    def forward(input, target, value: Value, gradients: Gradients, reduction: str):
+        loss, slope = value(input, target)
+        return _reduce(loss, reduction), slope
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, target, _, gradients, reduction = inputs
+        ctx.save_for_backward(input, target)
+        ctx.gradients, ctx.reduction = gradients, reduction
+        ctx.numel = torch.broadcast_shapes(input.shape, target.shape).numel()
+        slope = output[1]
+        if slope is not None:
+            ctx.mark_non_differentiable(slope)
+        ctx.slope = slope  # kept off save_for_backward: the first backward may consume it
+
+    @staticmethod
+    def backward(ctx, upstream, _):
         input, target = ctx.saved_tensors
         if ctx.reduction == "mean":
             upstream = upstream / ctx.numel
@@ -78,3 +88,8 @@ class PointwiseLoss(torch.autograd.Function):
         wants_input, wants_target = ctx.needs_input_grad[:2]
         grad_input, grad_target = ctx.gradients(input, target, upstream, wants_target, slope)
         return grad_input if wants_input else None, grad_target, None, None, None
+
+
+def pointwise_loss(input, target, value: Value, gradients: Gradients, reduction: str):
+    """The reduced loss of :class:`PointwiseLoss` (without the slope it keeps for backward)."""
+    return PointwiseLoss.apply(input, target, value, gradients, reduction)[0]

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ._pointwise import PointwiseLoss, _scaled
+from ._pointwise import _scaled, pointwise_loss
 from ._reduction import _check_class_target, _check_in_range, _reduce
 
 
@@ -56,8 +56,10 @@ class _CrossEntropyTerms(torch.autograd.Function):
     graph recomputes it from the logits.
     """
 
+    generate_vmap_rule = True  # torch.func transforms (grad, vmap, jacrev) run it as written
+
     @staticmethod
-    def forward(ctx, z, index, dim, weight, smoothing):
+    def forward(z, index, dim, weight, smoothing):
         shifted, m = _shifted(z, dim)
         if smoothing:  # sum_c w_c (z_c - m), before the shifted logits become exponentials
             weights = _class_weight_along(weight, z) if weight is not None else None
@@ -66,17 +68,24 @@ class _CrossEntropyTerms(torch.autograd.Function):
         total = exp.sum(dim, keepdim=True)
         log_total = total.log()
         log_normalizer = (log_total + m).squeeze(dim)
-        # the log-normalizer is saved as an output, so that second derivatives can reach it
-        ctx.save_for_backward(z, log_normalizer, index)
-        ctx.exp, ctx.total, ctx.dim, ctx.weight = exp, total, dim, weight  # no cycle
         smooth = None
         if smoothing:  # -sum_c w_c log q_c = W log sum_c e^{z_c - m} - sum_c w_c (z_c - m)
-            ctx.weight_sum = z.size(dim) if weight is None else weight.sum()
-            smooth = ctx.weight_sum * log_total.squeeze(dim) - shifted_sum
-        return log_normalizer, z.gather(dim, index.unsqueeze(dim)).squeeze(dim), smooth
+            smooth = _weight_sum(z, dim, weight) * log_total.squeeze(dim) - shifted_sum
+        target_logit = z.gather(dim, index.unsqueeze(dim)).squeeze(dim)
+        return log_normalizer, target_logit, smooth, exp, total
 
     @staticmethod
-    def backward(ctx, grad_log_normalizer, grad_target_logit, grad_smooth):
+    def setup_context(ctx, inputs, output):
+        z, index, dim, weight, _ = inputs
+        log_normalizer, _, _, exp, total = output
+        # the log-normalizer is saved as an output, so that second derivatives can reach it
+        ctx.save_for_backward(z, log_normalizer, index)
+        ctx.mark_non_differentiable(exp, total)
+        ctx.exp, ctx.total = exp, total  # off save_for_backward: the first backward consumes it
+        ctx.dim, ctx.weight, ctx.weight_sum = dim, weight, _weight_sum(z, dim, weight)
+
+    @staticmethod
+    def backward(ctx, grad_log_normalizer, grad_target_logit, grad_smooth, *_):
         z, log_normalizer, index = ctx.saved_tensors
         dim = ctx.dim
         exp, ctx.exp = ctx.exp, None
@@ -95,6 +104,17 @@ class _CrossEntropyTerms(torch.autograd.Function):
             grad.addcmul_(grad_smooth.unsqueeze(dim), weights, value=-1)
         grad.scatter_add_(dim, index.unsqueeze(dim), grad_target_logit.unsqueeze(dim))
         return grad, None, None, None, None
+
+
+def _cross_entropy_terms(z, index, dim, weight, smoothing):
+    """The log-normalizer, the target logit and the smoothing term of
+    :class:`_CrossEntropyTerms` (without what it keeps for the backward pass)."""
+    return _CrossEntropyTerms.apply(z, index, dim, weight, smoothing)[:3]
+
+
+def _weight_sum(z: torch.Tensor, dim: int, weight) -> float | torch.Tensor:
+    """:math:`W = \\sum_c w_c`: the number of classes without ``weight``."""
+    return z.size(dim) if weight is None else weight.sum()
 
 
 def _softplus(z: torch.Tensor) -> torch.Tensor:
@@ -191,12 +211,18 @@ class _WeightedTargetEntries(torch.autograd.Function):
     :math:`0 \\cdot g_i`, so that the ``nan`` mean over no samples at all has a zero gradient,
     as in torch."""
 
+    generate_vmap_rule = True  # torch.func transforms (grad, vmap, jacrev) run it as written
+
     @staticmethod
-    def forward(ctx, log_q, index, w_y, ignored, dim):
-        ctx.save_for_backward(index, w_y, ignored)
-        ctx.shape, ctx.dim = log_q.shape, dim
+    def forward(log_q, index, w_y, ignored, dim):
         picked = log_q.gather(dim, index.unsqueeze(dim)).squeeze(dim)
         return picked.mul_(w_y).neg_().masked_fill_(ignored, 0.0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        log_q, index, w_y, ignored, dim = inputs
+        ctx.save_for_backward(index, w_y, ignored)
+        ctx.shape, ctx.dim = log_q.shape, dim
 
     @staticmethod
     def backward(ctx, upstream):
@@ -276,8 +302,7 @@ def cross_entropy(
         return _cross_entropy_soft(log_q, target, weight, reduction, label_smoothing)
     safe_target, w_y, ignored = _target_weights(input, target, weight, ignore_index)
     smoothing = label_smoothing > 0
-    terms = _CrossEntropyTerms.apply(input, safe_target, dim, weight, smoothing)
-    log_normalizer, z_y, smooth = terms
+    log_normalizer, z_y, smooth = _cross_entropy_terms(input, safe_target, dim, weight, smoothing)
     log_q_y = z_y - log_normalizer  # the log-softmax, at the target only
     loss = (-w_y * log_q_y).masked_fill(ignored, 0.0)
     if smoothing:
@@ -373,9 +398,9 @@ def binary_cross_entropy_with_logits(
             f"{target.dtype}; convert it with target.float()"
         )
     if pos_weight is None and weight is None:
-        return PointwiseLoss.apply(input, target, _logistic, _logistic_gradients, reduction)
+        return pointwise_loss(input, target, _logistic, _logistic_gradients, reduction)
     if pos_weight is None:
-        loss = PointwiseLoss.apply(input, target, _logistic, _logistic_gradients, "none")
+        loss = pointwise_loss(input, target, _logistic, _logistic_gradients, "none")
     else:
         minus_log_sigmoid = _softplus(-input)  # -log sigma(z)
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * minus_log_sigmoid

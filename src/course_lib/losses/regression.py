@@ -16,7 +16,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from ._pointwise import PointwiseLoss, _scaled
+from ._pointwise import _scaled, pointwise_loss
 from ._reduction import _reduce, _warn_if_broadcasting
 
 
@@ -76,14 +76,16 @@ def _pointwise(input, target, value, gradients, reduction, weight, *, mean_by_we
     elementwise loss reduced by :func:`_reduce` (``"mean"`` divides by :math:`\\sum_i w_i`
     when ``mean_by_weight``, else by :math:`N`)."""
     if weight is None:
-        return PointwiseLoss.apply(input, target, value, gradients, reduction)
-    loss = _weighted(PointwiseLoss.apply(input, target, value, gradients, "none"), weight, input)
+        return pointwise_loss(input, target, value, gradients, reduction)
+    loss = _weighted(pointwise_loss(input, target, value, gradients, "none"), weight, input)
     return _reduce(loss, reduction, weight=weight if mean_by_weight else None)
 
 
 def _squares(input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, None]:
-    """:math:`(\\hat y - y)^2`, squared in place in the tensor of differences."""
-    return torch.sub(input, target).square_(), None
+    """:math:`(\\hat y - y)^2`, squared in place in the tensor of differences (``mul_``, which
+    torch.func can batch, unlike ``square_``)."""
+    difference = torch.sub(input, target)
+    return difference.mul_(difference), None
 
 
 def _squares_gradients(input, target, upstream, need_target, slope):
@@ -165,7 +167,7 @@ def smooth_l1_loss(
     if beta == 0:
         return _reduce((input - target).abs(), reduction)
     value, gradients = partial(_huber, delta=beta), partial(_huber_gradients, delta=beta)
-    return PointwiseLoss.apply(input, target, value, gradients, reduction) / beta
+    return pointwise_loss(input, target, value, gradients, reduction) / beta
 
 
 def poisson_nll_loss(
