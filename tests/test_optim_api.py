@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import course_lib.optim as optim
+from course_lib.optim._base import TensorwiseOptimizer
 
 OPTIMIZERS = [
     name
@@ -242,3 +243,16 @@ def test_what_else_sees_the_parameter_sees_the_update(holder, device):
     torch.optim.SGD([theirs], lr=0.1).step()
     assert torch.equal(ours_held, theirs_held)
     assert not torch.equal(ours_held, torch.arange(6.0, device=device).view(2, 3)[0])
+
+
+def test_updates_run_in_blocks_only_where_they_are_elementwise():
+    """Only an optimizer that declares its update elementwise has large tensors split into
+    blocks: Muon, Adafactor and any subclass that does not opt in (a norm-based update
+    would be wrong blockwise) take whole tensors."""
+    param = torch.nn.Parameter(torch.zeros(64, 64))
+    param.grad = torch.ones_like(param)
+    for name, blocks in [("Adam", 4096 // 1024), ("Muon", 1), ("Adafactor", 1)]:
+        opt = getattr(optim, name)([param])
+        opt._block_numel = 1024
+        assert len(opt._splitter(param, {})(param)) == blocks, name
+    assert not TensorwiseOptimizer._elementwise  # a subclass opts in

@@ -177,7 +177,9 @@ class TensorwiseOptimizer(Optimizer):
         if state:  # torch keeps no entry for a parameter without state (SGD without momentum)
             self.state[param] = state
 
-    _elementwise = True  # the update treats every entry on its own (not so: Muon, Adafactor)
+    # Whether the update treats every entry on its own, so that blocks of a tensor can be updated
+    # apart; a subclass opts in (a norm-based update such as LARS or LAMB must not).
+    _elementwise = False
     _block_numel = 2**18
 
     def _splitter(self, param: Tensor, state: dict) -> Callable[[Tensor], Sequence[Tensor]]:
@@ -193,6 +195,7 @@ class TensorwiseOptimizer(Optimizer):
         tensors = [param, param.grad, *(v for v in state.values() if _shaped_like(v, param))]
         whole = (
             not self._elementwise
+            or param.device.type != "cpu"  # a GPU is better served by a few large kernels
             or param.numel() <= self._block_numel
             or any(t.is_sparse or not t.is_contiguous() for t in tensors)
         )
@@ -237,7 +240,7 @@ def _writable(current: object, value: Tensor) -> bool:
         isinstance(current, Tensor)
         and isinstance(value, Tensor)
         and not current.is_sparse
-        and value.dtype == current.dtype
+        and (value.dtype, value.device) == (current.dtype, current.device)
         and (_is_rows(value) or _shaped_like(value, current))
     )
 

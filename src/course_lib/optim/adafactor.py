@@ -108,7 +108,6 @@ class Adafactor(TensorwiseOptimizer):
     {'step': (), 'row_var': (3, 1), 'col_var': (1, 4)}
     """
 
-    _elementwise = False  # second moments factored over whole rows and columns
     _update = staticmethod(adafactor_update)
     _options = ("lr", "beta2_decay", "eps", "d", "weight_decay", "maximize")
 

@@ -196,6 +196,7 @@ class Adam(TensorwiseOptimizer):
     """
 
     _update = staticmethod(adam_update)
+    _elementwise = True
     _options = (
         "lr",
         "betas",
@@ -312,6 +313,7 @@ class Adamax(TensorwiseOptimizer):
     """
 
     _update = staticmethod(adamax_update)
+    _elementwise = True
     _options = ("lr", "betas", "eps", "weight_decay", "maximize")
 
     def __init__(

@@ -147,6 +147,7 @@ class NAdam(TensorwiseOptimizer):
     """
 
     _update = staticmethod(nadam_update)
+    _elementwise = True
     _options = (
         "lr",
         "betas",
@@ -209,6 +210,7 @@ class RAdam(TensorwiseOptimizer):
     """
 
     _update = staticmethod(radam_update)
+    _elementwise = True
     _options = ("lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
 
     def __init__(

@@ -202,6 +202,7 @@ class Adagrad(TensorwiseOptimizer):
     """
 
     _update = staticmethod(adagrad_update)
+    _elementwise = True
     _options = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
     _sparse_grads = True
 
@@ -267,6 +268,7 @@ class RMSprop(TensorwiseOptimizer):
     """
 
     _update = staticmethod(rmsprop_update)
+    _elementwise = True
     _options = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def __init__(
@@ -323,6 +325,7 @@ class Adadelta(TensorwiseOptimizer):
     """
 
     _update = staticmethod(adadelta_update)
+    _elementwise = True
     _options = ("lr", "rho", "eps", "weight_decay", "maximize")
 
     def __init__(

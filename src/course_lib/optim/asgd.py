@@ -87,6 +87,7 @@ class ASGD(TensorwiseOptimizer):
     """
 
     _update = staticmethod(asgd_update)
+    _elementwise = True
     _options = ("lr", "lambd", "alpha", "t0", "weight_decay", "maximize")
 
     def __init__(

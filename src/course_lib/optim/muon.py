@@ -138,7 +138,6 @@ class Muon(TensorwiseOptimizer):
             [0.0000, 0.8875]])
     """
 
-    _elementwise = False  # Newton-Schulz orthogonalizes the whole matrix
     _update = staticmethod(muon_update)
     _options = (
         "lr",

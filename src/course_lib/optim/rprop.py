@@ -78,6 +78,7 @@ class Rprop(TensorwiseOptimizer):
     """
 
     _update = staticmethod(rprop_update)
+    _elementwise = True
     _options = ("etas", "step_sizes", "maximize")
 
     def __init__(

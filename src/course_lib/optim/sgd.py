@@ -83,6 +83,7 @@ class SGD(TensorwiseOptimizer):
     """
 
     _update = staticmethod(sgd_update)
+    _elementwise = True
     _options = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
     _sparse_grads = True
 
