@@ -199,37 +199,12 @@ def nll_loss(
     0.2899
     """
     safe_target, w_y, ignored = _target_weights(input, target, weight, ignore_index)
-    loss = _WeightedTargetEntries.apply(input, safe_target, w_y, ignored, _class_dim(input))
+    dim = _class_dim(input)
+    log_q_y = input.gather(dim, safe_target.unsqueeze(dim)).squeeze(dim)
+    # masked_fill, not just the zero weight, so that when every sample is ignored the
+    # gradient of the nan mean is 0 (as in torch) rather than 0 * inf
+    loss = (-w_y * log_q_y).masked_fill(ignored, 0.0)
     return _reduce(loss, reduction, weight=w_y)
-
-
-class _WeightedTargetEntries(torch.autograd.Function):
-    """:math:`\\ell_i = -w_{y_i} \\log q_{i, y_i}` (0 for an ignored sample): the entries of
-    ``log_q`` at the target classes ``index`` along ``dim``, times their negated weights. Its
-    derivative is :math:`-w_{y_i}` at the target entry and 0 everywhere else, so the backward
-    pass scatters :math:`-w_{y_i} g_i` into zeros. Ignored samples get 0, not
-    :math:`0 \\cdot g_i`, so that the ``nan`` mean over no samples at all has a zero gradient,
-    as in torch."""
-
-    generate_vmap_rule = True  # torch.func transforms (grad, vmap, jacrev) run it as written
-
-    @staticmethod
-    def forward(log_q, index, w_y, ignored, dim):
-        picked = log_q.gather(dim, index.unsqueeze(dim)).squeeze(dim)
-        return picked.mul_(w_y).neg_().masked_fill_(ignored, 0.0)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        log_q, index, w_y, ignored, dim = inputs
-        ctx.save_for_backward(index, w_y, ignored)
-        ctx.shape, ctx.dim = log_q.shape, dim
-
-    @staticmethod
-    def backward(ctx, upstream):
-        index, w_y, ignored = ctx.saved_tensors
-        values = torch.where(ignored, 0.0, -w_y * upstream).unsqueeze(ctx.dim)
-        grad = values.new_zeros(ctx.shape)
-        return grad.scatter_(ctx.dim, index.unsqueeze(ctx.dim), values), None, None, None, None
 
 
 def _class_weight_along(weight: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
