@@ -3,10 +3,10 @@ is off limits inside them), per-layer gradient statistics, one training step, an
 accumulation. Everything is deterministic, so comparisons are exact up to float rounding."""
 
 import copy
+import importlib
 from collections.abc import Callable
 
 import torch
-import torch._dynamo  # noqa: F401
 from torch import nn
 
 from course_lib import device, train
@@ -14,9 +14,6 @@ from course_lib.grading._runner import Case, Exercise
 
 AUTOGRAD = (torch.autograd.grad, torch.autograd.backward, torch.Tensor.backward)
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
-# torch._dynamo is imported above because the first torch optimizer imports it (about a second)
-# and the train_step checks build torch optimizers inside a time-limited case: an import cut
-# short by the time limit would leave it half done and break every later case.
 
 
 def _inputs(shape, dtype, seed, scale=4.0) -> torch.Tensor:
@@ -126,6 +123,10 @@ def _gradient_std_cases(hidden: bool) -> list[Case]:
 
 
 def _train_step_cases(hidden: bool) -> list[Case]:
+    # The first torch optimizer imports torch._dynamo (about a second). Cases are built before
+    # any runs, so importing it here keeps it out of their time limit, which could cut the
+    # import short, leave it half done and break every later case.
+    importlib.import_module("torch._dynamo")
     loss_fn = nn.functional.cross_entropy
 
     def compare(make_optimizer: Callable, steps: int, stale: bool, seed: int):
