@@ -36,9 +36,8 @@ def _scaled(tensor: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
     runs it with a batched ``upstream`` (vectorized Jacobians), where it must stay out of
     place."""
     functorch = torch._C._functorch
-    batched = functorch.is_functorch_wrapped_tensor(upstream) or functorch.is_legacy_batchedtensor(
-        upstream
-    )
+    batched = functorch.is_functorch_wrapped_tensor(upstream)
+    batched = batched or functorch.is_legacy_batchedtensor(upstream)  # autograd's own vmap
     if torch.is_grad_enabled() or batched or torch._C._are_functorch_transforms_active():
         return tensor * upstream
     return tensor.mul_(upstream)
