@@ -78,9 +78,10 @@ def _peak_bytes(step) -> int:
     its start, from the profiler's allocation and free events.
 
     The profiler reports frees only of blocks allocated while it runs, so it runs for two
-    steps and the second is measured: whatever the second step frees (state replaced by new
-    state) was allocated in the first."""
-    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    steps and the second is measured: whatever the second step frees (its temporaries, or state
+    that an optimizer replaces) was allocated in the first or during it."""
+    activities = [ProfilerActivity.CPU]
+    with _stderr_silenced(), profile(activities=activities, profile_memory=True) as prof:
         step()
         with record_function("measured step"):
             step()
