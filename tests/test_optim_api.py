@@ -205,8 +205,8 @@ def test_inherited_machinery_zero_grad_and_step_hooks(set_to_none, device):
     assert (w.grad is None) if set_to_none else torch.equal(w.grad, torch.zeros_like(w))
 
 
-def _sgd_pair(device):
-    """Equal parameters for our SGD and torch's, with one gradient each."""
+def _param_pair(device):
+    """Equal parameters for our optimizer and torch's, with one gradient each."""
     ours, theirs = (torch.nn.Parameter(torch.arange(6.0, device=device).view(2, 3))
                     for _ in range(2))
     for p in (ours, theirs):
@@ -217,7 +217,7 @@ def _sgd_pair(device):
 def test_step_updates_parameters_and_state_in_their_own_memory(device):
     """As torch's in-place kernels do: the parameter and every state tensor keep their memory
     (and identity) from step to step; only the values change."""
-    ours, theirs = _sgd_pair(device)
+    ours, theirs = _param_pair(device)
     opt = optim.SGD([ours], lr=0.1, momentum=0.9)
     opt.step()
     buffer = opt.state[ours]["momentum_buffer"]
@@ -232,18 +232,31 @@ def test_step_updates_parameters_and_state_in_their_own_memory(device):
     assert torch.equal(buffer, reference.state[theirs]["momentum_buffer"])
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam"])  # descent in place; a new parameter copied back
 @pytest.mark.parametrize("holder", ["data", "view", "detach"])
-def test_what_else_sees_the_parameter_sees_the_update(holder, device):
+def test_what_else_sees_the_parameter_sees_the_update(holder, name, device):
     """A ``.data`` alias, a view or a detached tensor share the parameter's memory: as with
     torch's in-place update, they see the new values."""
-    ours, theirs = _sgd_pair(device)
+    ours, theirs = _param_pair(device)
     held = {"data": lambda p: p.data, "view": lambda p: p[0], "detach": lambda p: p.detach()}
     ours_held, theirs_held = held[holder](ours), held[holder](theirs)
     before = ours_held.clone()
-    optim.SGD([ours], lr=0.1).step()
-    torch.optim.SGD([theirs], lr=0.1).step()
+    getattr(optim, name)([ours], lr=0.1).step()
+    getattr(torch.optim, name)([theirs], lr=0.1).step()
     assert not torch.equal(ours_held, before)  # the step reached what was held
     assert torch.equal(ours_held, theirs_held)
+
+
+def test_plain_sgd_descends_along_the_gradient_itself():
+    """Without momentum, weight decay or maximize, SGD's direction is the gradient tensor
+    itself (no copy), and the step is :func:`descend` along it: one pass over the parameter,
+    as torch's ``param.add_(grad, alpha=-lr)``."""
+    param, grad = torch.arange(4.0), torch.full((4,), 0.5)
+    direction, state = optim.sgd_direction(param, grad, {})
+    assert direction is grad and state == {}
+    new_param, _ = optim.sgd_update(param, grad, {}, lr=0.1)
+    assert torch.equal(new_param, optim.descend(param, grad, lr=0.1))
+    assert torch.equal(new_param, param - 0.1 * grad)
 
 
 def test_updates_run_in_blocks_only_where_they_are_elementwise():

@@ -12,7 +12,8 @@ and a few lines of class: the hyperparameters it reads from each param group, th
 the rest, exactly in torch's order: evaluate the closure, then for each param group check the
 gradients and create missing state, then update each parameter and copy the results back into
 the parameter and its state tensors under ``torch.no_grad()`` (in place, as torch does, so they
-keep their memory). Large tensors of an elementwise update go through the pure function in
+keep their memory). An update :math:`\theta - \eta d` that names its direction :math:`d`
+(SGD's) descends in place instead, without a new parameter to copy back. Large tensors of an elementwise update go through the pure function in
 blocks, so that the new tensors it returns cost a block of memory, not a parameter's
 (:meth:`TensorwiseOptimizer._splitter`). ``param_groups``, ``add_param_group``, ``zero_grad``,
 ``state_dict`` and ``load_state_dict`` are :class:`torch.optim.Optimizer`'s own, so a state
@@ -94,13 +95,17 @@ def check_production_flags(**flags) -> None:
 
 
 class TensorwiseOptimizer(Optimizer):
-    """A :class:`torch.optim.Optimizer` whose ``step`` applies a pure per-tensor update.
+    r"""A :class:`torch.optim.Optimizer` whose ``step`` applies a pure per-tensor update.
 
     A subclass sets ``_update`` (the pure function), ``_options`` (the param-group entries it
-    takes as keyword arguments) and ``_init_state`` (torch's initial state for a parameter).
+    takes as keyword arguments) and ``_init_state`` (torch's initial state for a parameter);
+    an update of the form :math:`\theta - \eta d` also sets ``_direction``, the pure function
+    for :math:`d`, so that the parameter descends in place (:meth:`_update_in_place`).
     """
 
     _update: Callable[..., tuple[Tensor, dict]]
+    # The direction d of an update theta - lr * d, or None (see _update_in_place).
+    _direction: Callable[..., tuple[Tensor, dict]] | None = None
     _options: tuple[str, ...] = ()
     _sparse_grads = False  # whether sparse gradients are allowed
 
@@ -162,8 +167,7 @@ class TensorwiseOptimizer(Optimizer):
             if decay:
                 lr = options["lr"]
                 piece.copy_(decoupled_weight_decay(piece, lr=lr, weight_decay=decay))
-            new_param, new_state = self._update(piece, grads[i], old, **options)
-            self._write(piece, new_param)
+            new_state = self._update_in_place(piece, grads[i], old, options)
             for key, value in new_state.items():
                 if len(pieces) == 1 or not _shaped_like(value, piece):
                     deferred[key] = value  # the whole tensor, or one value for all blocks (step)
@@ -176,6 +180,24 @@ class TensorwiseOptimizer(Optimizer):
         state.update(created)
         if state:  # torch keeps no entry for a parameter without state (SGD without momentum)
             self.state[param] = state
+
+    def _update_in_place(self, param: Tensor, grad: Tensor, state: dict, options: dict) -> dict:
+        r"""Write the updated parameter into ``param`` (a tensor or a block of one) and return
+        the new state.
+
+        An update of the form :math:`\theta - \eta d` names its direction :math:`d`
+        (``_direction``, e.g. :func:`~course_lib.optim.sgd_direction`), and the parameter
+        descends in place, one pass over its memory as in torch. Writing a new parameter and
+        copying it back would be a second pass, which costs a plain SGD step half its time again.
+        """
+        if self._direction is None:
+            new_param, new_state = self._update(param, grad, state, **options)
+            self._write(param, new_param)
+            return new_state
+        hyperparameters = {name: value for name, value in options.items() if name != "lr"}
+        direction, new_state = self._direction(param, grad, state, **hyperparameters)
+        param.add_(direction, alpha=-options["lr"])  # descend() written into the parameter
+        return new_state
 
     # Whether the update treats every entry on its own, so that blocks of a tensor can be updated
     # apart; a subclass opts in (a norm-based update such as LARS or LAMB must not).
@@ -247,6 +269,15 @@ def _writable(current: object, value: Tensor) -> bool:
 
 def _is_rows(value: object) -> bool:
     return isinstance(value, Tensor) and value.is_sparse
+
+
+def descend(param: Tensor, direction: Tensor, *, lr: float) -> Tensor:
+    r"""A step of size :math:`\eta` along :math:`-d`: :math:`\theta - \eta d`, out of place.
+
+    >>> descend(torch.tensor([1.0, 2.0]), torch.tensor([0.5, -1.0]), lr=0.1)
+    tensor([0.9500, 2.1000])
+    """
+    return param.add(direction, alpha=-lr)
 
 
 def apply_weight_decay(

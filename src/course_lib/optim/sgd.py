@@ -8,10 +8,57 @@ from course_lib.optim._base import (
     check_lr,
     check_nonnegative,
     check_production_flags,
+    descend,
 )
 from course_lib.regularization import coupled_weight_decay
 
-__all__ = ["SGD", "sgd_update"]
+__all__ = ["SGD", "sgd_direction", "sgd_update"]
+
+
+def sgd_direction(
+    param: Tensor,
+    grad: Tensor,
+    state: dict,
+    *,
+    momentum: float = 0,
+    dampening: float = 0,
+    weight_decay: float = 0,
+    nesterov: bool = False,
+    maximize: bool = False,
+) -> tuple[Tensor, dict]:
+    r"""The direction :math:`d_t` of SGD's step :math:`\theta_t = \theta_{t-1} - \eta d_t` for
+    one tensor, and the new state.
+
+    With weight decay :math:`\lambda` folded into the gradient (L2 in the gradient) and, when
+    :math:`\mu \ne 0`, a momentum buffer :math:`b_t` (Polyak, 1964; Sutskever et al., 2013,
+    "On the importance of initialization and momentum in deep learning"):
+
+    .. math::
+
+        g_t \leftarrow g_t + \lambda\theta_{t-1}, \qquad
+        b_t = \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases},
+        \qquad
+        d_t = \begin{cases} g_t + \mu b_t & \text{nesterov} \\
+        b_t & \text{otherwise} \end{cases}
+
+    Without momentum :math:`d_t = g_t`, the gradient itself (no new tensor). Nesterov's variant
+    (Nesterov, 1983) looks ahead along the buffer. ``maximize`` ascends: :math:`g_t` is the
+    negated gradient. ``state`` holds ``"momentum_buffer"`` once momentum is used.
+
+    >>> import torch
+    >>> direction, state = sgd_direction(torch.tensor([1.0]), torch.tensor([0.5]), {}, momentum=0.9)
+    >>> sgd_direction(torch.tensor([1.0]), torch.tensor([0.5]), state, momentum=0.9)[0]
+    tensor([0.9500])
+    """
+    grad = -grad if maximize else grad
+    if weight_decay != 0:
+        grad = coupled_weight_decay(grad, param, weight_decay)
+    if momentum == 0:
+        return grad, {}
+    buf = state.get("momentum_buffer")
+    buf = grad.clone() if buf is None else buf.mul(momentum).add_(grad, alpha=1 - dampening)
+    direction = grad.add(buf, alpha=momentum) if nesterov else buf
+    return direction, {"momentum_buffer": buf}
 
 
 def sgd_update(
@@ -26,23 +73,9 @@ def sgd_update(
     nesterov: bool = False,
     maximize: bool = False,
 ) -> tuple[Tensor, dict]:
-    r"""One step of SGD for one tensor: returns the new parameter and the new state.
-
-    With weight decay :math:`\lambda` folded into the gradient (L2 in the gradient) and, when
-    :math:`\mu \ne 0`, a momentum buffer :math:`b_t` (Polyak, 1964; Sutskever et al., 2013,
-    "On the importance of initialization and momentum in deep learning"):
-
-    .. math::
-
-        g_t \leftarrow g_t + \lambda\theta_{t-1}, \qquad
-        b_t = \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases},
-        \qquad
-        \theta_t = \theta_{t-1} - \eta \begin{cases} g_t + \mu b_t & \text{nesterov} \\
-        b_t & \text{otherwise} \end{cases}
-
-    Without momentum the step is plain :math:`\theta_t = \theta_{t-1} - \eta g_t`. Nesterov's
-    variant (Nesterov, 1983) looks ahead along the buffer. ``maximize`` ascends: :math:`g_t`
-    is the negated gradient. ``state`` holds ``"momentum_buffer"`` once momentum is used.
+    r"""One step of SGD for one tensor, :math:`\theta_t = \theta_{t-1} - \eta d_t` with the
+    direction :math:`d_t` of :func:`sgd_direction` (the gradient, or a momentum buffer):
+    returns the new parameter and the new state.
 
     >>> import torch
     >>> param, grad = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 0.5])
@@ -52,24 +85,23 @@ def sgd_update(
     >>> sgd_update(param, grad, state, lr=0.1, momentum=0.9)[0]
     tensor([ 0.8550, -2.1450])
     """
-    grad = -grad if maximize else grad
-    if weight_decay != 0:
-        grad = coupled_weight_decay(grad, param, weight_decay)
-    new_state = {}
-    if momentum != 0:
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = grad.clone()
-        else:
-            buf = buf.mul(momentum).add_(grad, alpha=1 - dampening)
-        new_state["momentum_buffer"] = buf
-        grad = grad.add(buf, alpha=momentum) if nesterov else buf
-    return param.add(grad, alpha=-lr), new_state
+    direction, new_state = sgd_direction(
+        param,
+        grad,
+        state,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
+    return descend(param, direction, lr=lr), new_state
 
 
 class SGD(TensorwiseOptimizer):
     r"""Stochastic gradient descent (optionally with momentum): :func:`sgd_update` for every
-    parameter, with ``torch.optim.SGD``'s signature, defaults and state.
+    parameter (which descends in place along :func:`sgd_direction`), with ``torch.optim.SGD``'s
+    signature, defaults and state.
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted, as in torch.
 
@@ -83,6 +115,7 @@ class SGD(TensorwiseOptimizer):
     """
 
     _update = staticmethod(sgd_update)
+    _direction = staticmethod(sgd_direction)
     _elementwise = True
     _options = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
     _sparse_grads = True
