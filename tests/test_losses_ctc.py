@@ -177,6 +177,41 @@ def test_ctc_loss_counts_every_alignment(device):
     torch.testing.assert_close(loss, -probability.log())
 
 
+def test_gradient_cannot_be_differentiated_again_as_in_torch(device):
+    """The written-out reverse pass is once differentiable, like torch's CTC backward: asking
+    for a second derivative raises torch's RuntimeError instead of returning a wrong one."""
+    logits, targets, input_lengths, target_lengths = _ctc_case(torch.float64, device)
+    for ctc_loss in (losses.ctc_loss, F.ctc_loss):
+        log_probs = logits.log_softmax(-1).requires_grad_()
+        loss = ctc_loss(log_probs, targets, input_lengths, target_lengths)
+        grad, = torch.autograd.grad(loss, log_probs, create_graph=True)
+        with pytest.raises(RuntimeError):
+            grad.sum().backward()
+
+
+def test_works_under_torch_func(device):
+    """torch.func.grad gives autograd's gradient (torch's own CTC fails there), and vmap over
+    log_probs gives each copy's loss (the mapped copies join the batch)."""
+    logits, targets, input_lengths, target_lengths = _ctc_case(torch.float64, device)
+    copies = torch.stack([logits, logits.flip(0), 0.5 * logits]).log_softmax(-1)
+
+    def loss(log_probs):
+        return losses.ctc_loss(log_probs, targets, input_lengths, target_lengths)
+
+    leaf = copies[0].clone().requires_grad_()
+    expected, = torch.autograd.grad(loss(leaf), leaf)
+    torch.testing.assert_close(torch.func.grad(loss)(copies[0]), expected, rtol=0, atol=0)
+    theirs = torch.stack([
+        F.ctc_loss(c, targets, input_lengths, target_lengths, reduction="none") for c in copies
+    ])
+    ours = torch.func.vmap(
+        lambda c: losses.ctc_loss(c, targets, input_lengths, target_lengths, reduction="none")
+    )(copies)
+    torch.testing.assert_close(ours, theirs, **TOLERANCES[torch.float64])
+    per_copy = torch.stack([torch.func.grad(loss)(c) for c in copies])
+    torch.testing.assert_close(torch.func.vmap(torch.func.grad(loss))(copies), per_copy)
+
+
 log_probs_3x2x4 = torch.randn(5, 2, 4).log_softmax(2)
 targets_2x2 = torch.tensor([[1, 2], [1, 1]])
 BAD_CTC_INPUTS = {
