@@ -177,6 +177,18 @@ def test_ctc_loss_counts_every_alignment(device):
     torch.testing.assert_close(loss, -probability.log())
 
 
+@pytest.mark.parametrize(("frames", "length"), [(60, 60), (100, 95), (200, 50)])
+def test_long_and_tight_alignments(device, frames, length):
+    """Many frames, and targets that use all or most of them (no repeated symbols): most
+    states are out of reach at most frames, and the reverse pass must leave them exactly
+    zero (a leak into them grows up to threefold per frame). Float32, where it shows first."""
+    g = generator(frames, length)
+    logits = torch.randn(frames, 2, 10, generator=g).to(device)
+    targets = (torch.arange(length) % 9 + 1).repeat(2, 1).to(device)
+    input_lengths = torch.tensor([frames, frames - 3]).clamp_min(length).to(device)
+    _compare(logits, targets, input_lengths, torch.tensor([length, length - 1]).to(device))
+
+
 def test_gradient_cannot_be_differentiated_again_as_in_torch(device):
     """The written-out reverse pass is once differentiable, like torch's CTC backward: asking
     for a second derivative raises torch's RuntimeError instead of returning a wrong one."""

@@ -259,6 +259,23 @@ def test_plain_sgd_descends_along_the_gradient_itself():
     assert torch.equal(new_param, param - 0.1 * grad)
 
 
+def test_a_subclass_that_replaces_the_update_gets_it_applied():
+    """SGD descends along its direction in place; a subclass that brings its own pure update
+    (here: steps clipped to 0.01) must have that update applied, not the inherited descent."""
+
+    def clipped_sgd_update(param, grad, state, **options):
+        new_param, new_state = optim.sgd_update(param, grad, state, **options)
+        return param + (new_param - param).clamp(-0.01, 0.01), new_state
+
+    class ClippedSGD(optim.SGD):
+        _update = staticmethod(clipped_sgd_update)
+
+    param = torch.nn.Parameter(torch.zeros(3))
+    param.grad = torch.tensor([100.0, -100.0, 0.05])
+    ClippedSGD([param], lr=0.1).step()
+    torch.testing.assert_close(param.detach(), torch.tensor([-0.01, 0.01, -0.005]))
+
+
 def test_updates_run_in_blocks_only_where_they_are_elementwise():
     """Only an optimizer that declares its update elementwise has large tensors split into
     blocks: Muon, Adafactor and any subclass that does not opt in (a norm-based update

@@ -13,11 +13,12 @@ the rest, exactly in torch's order: evaluate the closure, then for each param gr
 gradients and create missing state, then update each parameter and copy the results back into
 the parameter and its state tensors under ``torch.no_grad()`` (in place, as torch does, so they
 keep their memory). An update :math:`\theta - \eta d` that names its direction :math:`d`
-(SGD's) descends in place instead, without a new parameter to copy back. Large tensors of an elementwise update go through the pure function in
-blocks, so that the new tensors it returns cost a block of memory, not a parameter's
-(:meth:`TensorwiseOptimizer._splitter`). ``param_groups``, ``add_param_group``, ``zero_grad``,
-``state_dict`` and ``load_state_dict`` are :class:`torch.optim.Optimizer`'s own, so a state
-dict moves freely between these optimizers and torch's.
+(SGD's) descends in place instead, without a new parameter to copy back. Large tensors of an
+elementwise update go through the pure function in blocks, so that the new tensors it returns
+cost a block of memory, not a parameter's (:meth:`TensorwiseOptimizer._splitter`).
+``param_groups``, ``add_param_group``, ``zero_grad``, ``state_dict`` and ``load_state_dict``
+are :class:`torch.optim.Optimizer`'s own, so a state dict moves freely between these optimizers
+and torch's.
 """
 
 from collections.abc import Callable, Sequence
@@ -108,6 +109,13 @@ class TensorwiseOptimizer(Optimizer):
     _direction: Callable[..., tuple[Tensor, dict]] | None = None
     _options: tuple[str, ...] = ()
     _sparse_grads = False  # whether sparse gradients are allowed
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A subclass that replaces ``_update`` but not ``_direction`` (say, SGD with clipped
+        steps) gets its own update applied, not the inherited direction."""
+        super().__init_subclass__(**kwargs)
+        if "_update" in vars(cls) and "_direction" not in vars(cls):
+            cls._direction = None
 
     def _init_state(self, param: Tensor, group: dict) -> dict:
         """The state of a parameter before its first step (empty: created by the update)."""

@@ -41,9 +41,10 @@ def sgd_direction(
         d_t = \begin{cases} g_t + \mu b_t & \text{nesterov} \\
         b_t & \text{otherwise} \end{cases}
 
-    Without momentum :math:`d_t = g_t`, the gradient itself (no new tensor). Nesterov's variant
-    (Nesterov, 1983) looks ahead along the buffer. ``maximize`` ascends: :math:`g_t` is the
-    negated gradient. ``state`` holds ``"momentum_buffer"`` once momentum is used.
+    Without momentum :math:`d_t = g_t`: with neither weight decay nor ``maximize``, the
+    gradient tensor itself (no new tensor). Nesterov's variant (Nesterov, 1983) looks ahead
+    along the buffer. ``maximize`` ascends: :math:`g_t` is the negated gradient. ``state``
+    holds ``"momentum_buffer"`` once momentum is used.
 
     >>> import torch
     >>> direction, state = sgd_direction(torch.tensor([1.0]), torch.tensor([0.5]), {}, momentum=0.9)
