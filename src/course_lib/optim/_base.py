@@ -220,12 +220,16 @@ class TensorwiseOptimizer(Optimizer):
         the parameter and of each state tensor it changes, and writing them back is a second
         pass over memory; torch's in-place kernels need neither. Blocks of 1 MB (float32) bound
         the copies by a block, and keep the results in cache until they are written back. An
-        elementwise update gives each entry the same result in any block.
+        elementwise update gives each entry the same result in any block, in float32 and
+        float64; torch's float16 and bfloat16 kernels round a tensor's tail differently from its
+        body, so that their results depend on where a tensor is cut, and those take whole
+        tensors, as torch does.
         """
         tensors = [param, param.grad, *(v for v in state.values() if _shaped_like(v, param))]
         whole = (
             not self._elementwise
             or param.device.type != "cpu"  # a GPU is better served by a few large kernels
+            or param.dtype not in (torch.float32, torch.float64)
             or param.numel() <= self._block_numel
             or any(t.is_sparse or not t.is_contiguous() for t in tensors)
         )
