@@ -322,3 +322,112 @@ def test_bad_binary_cross_entropy_with_logits_input_raises_like_torch(case):
         losses.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits,
         input, target, match=match, **kwargs,
     )
+
+
+# (shape, dim) for log_softmax: 0-D, unbatched, batched along either dim, negative dims, 3-D
+LOG_SOFTMAX_CASES = [
+    ((), 0), ((), -1), ((5,), 0), ((4, 7), 1), ((4, 7), 0), ((4, 7), -1), ((2, 3, 4), 1),
+    ((2, 3, 4), -3), ((2, 1, 4), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, dim", LOG_SOFTMAX_CASES)
+def test_log_softmax(device, dtype, shape, dim):
+    logits = (torch.randn(shape, generator=generator(len(shape), dim), dtype=dtype) * 3).to(device)
+    assert_same_as_torch(losses.log_softmax, F.log_softmax, (logits, dim))
+
+
+@pytest.mark.parametrize(
+    "input_dtype, dtype",
+    [(torch.float64, torch.float32), (torch.float32, torch.float64), (torch.float16, torch.float32)],
+)
+def test_log_softmax_dtype_casts_first(device, input_dtype, dtype):
+    logits = (torch.randn(3, 6, generator=generator(7)) * 4).to(device, input_dtype)
+    ours, _ = assert_same_as_torch(
+        losses.log_softmax, F.log_softmax, (logits, 1), {"dtype": dtype}
+    )
+    assert ours.dtype == dtype
+
+
+def test_log_softmax_of_integers_with_a_float_dtype(device):
+    counts = torch.tensor([[3, 0, 1], [2, 2, 9]], device=device)
+    ours = losses.log_softmax(counts, 1, dtype=torch.float64)
+    theirs = F.log_softmax(counts, 1, dtype=torch.float64)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("scale", [1e3, 1e5, 1e30])
+def test_log_softmax_extreme_logits(device, dtype, scale):
+    """Logits spread over many times the range of exp: exact where the unshifted formula
+    log(exp(z) / sum exp(z)) gives nan or -inf."""
+    logits = (torch.randn(6, 10, generator=generator(11), dtype=dtype) * scale).to(device)
+    ours, theirs = assert_same_as_torch(losses.log_softmax, F.log_softmax, (logits, 1))
+    assert ours.isfinite().all()
+    naive = torch.log(torch.exp(logits) / torch.exp(logits).sum(1, keepdim=True))
+    assert not naive.isfinite().all(), "the case must be one the unshifted formula gets wrong"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_softmax_non_finite_logits(device, dtype):
+    """A masked class (-inf) gets log-probability -inf and gradient 0 for its softmax share;
+    rows with +inf, nan or only -inf are nan, as in torch."""
+    inf, nan = float("inf"), float("nan")
+    logits = torch.tensor(
+        [[-inf, 0.0, 1.0], [inf, 0.0, 1.0], [nan, 0.0, 1.0], [-inf, -inf, -inf]], dtype=dtype
+    ).to(device)
+    ours, _ = assert_same_as_torch(losses.log_softmax, F.log_softmax, (logits, 1), grad=())
+    assert ours[0, 0] == -inf and ours[1:].isnan().all()
+    masked = logits[:1]
+    assert_same_as_torch(losses.log_softmax, F.log_softmax, (masked, 1))
+
+
+def test_log_softmax_second_derivative():
+    logits = torch.randn(3, 5, generator=generator(5), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda z: losses.log_softmax(z, 1), (logits,))
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 4), 1), ((3, 0), 1), ((0,), 0)])
+def test_log_softmax_empty(device, shape, dim):
+    empty = torch.empty(shape, device=device)
+    ours, theirs = losses.log_softmax(empty, dim), F.log_softmax(empty, dim)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (4, 5), (2, 3, 4), (2, 3, 4, 5)])
+def test_log_softmax_implicit_dim_warns_and_picks_torchs(shape):
+    logits = torch.randn(shape, generator=generator(len(shape)))
+    with pytest.warns(UserWarning, match="Implicit dimension choice") as theirs_warnings:
+        theirs = F.log_softmax(logits)
+    with pytest.warns(UserWarning, match="Implicit dimension choice") as ours_warnings:
+        ours = losses.log_softmax(logits)
+    torch.testing.assert_close(ours, theirs)
+    assert ours_warnings[0].filename == theirs_warnings[0].filename == __file__
+
+
+BAD_LOG_SOFTMAX_INPUTS = {
+    "dim out of range": ((torch.randn(3, 4), 2), {}, "Dimension out of range"),
+    "negative dim out of range": ((torch.randn(3, 4), -3), {}, "Dimension out of range"),
+    "dim 1 of a 0-D tensor": ((torch.tensor(2.0), 1), {}, "Dimension out of range"),
+    "string dim": ((torch.randn(3), "0"), {}, "must be int"),
+    "float dim": ((torch.randn(3), 0.0), {}, "must be int"),
+    "bool dim": ((torch.randn(3), True), {}, "must be int"),
+    "integer input": ((torch.tensor([1, 2]), 0), {}, "not implemented"),
+    "integer dtype": ((torch.randn(3), 0), {"dtype": torch.int64}, "not implemented"),
+    "dtype not a dtype": ((torch.randn(3), 0), {"dtype": "float32"}, "must be torch.dtype"),
+    "integer input, dim out of range": ((torch.tensor([1, 2]), 3), {}, "Dimension out of"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LOG_SOFTMAX_INPUTS))
+def test_bad_log_softmax_input_raises_like_torch(case):
+    args, kwargs, match = BAD_LOG_SOFTMAX_INPUTS[case]
+    assert_raises_like_torch(losses.log_softmax, F.log_softmax, *args, match=match, **kwargs)
+
+
+def test_cross_entropy_is_nll_of_our_log_softmax(device):
+    logits = (torch.randn(8, 5, generator=generator(3)) * 20).to(device)
+    target = torch.randint(5, (8,), generator=generator(4)).to(device)
+    via_log_softmax = losses.nll_loss(losses.log_softmax(logits, 1), target)
+    torch.testing.assert_close(via_log_softmax, losses.cross_entropy(logits, target))

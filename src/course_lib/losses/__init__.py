@@ -14,7 +14,8 @@ functional signature, plus the ``nn.Module`` of the same name. The families:
   :func:`multilabel_margin_loss`;
 - embeddings: :func:`cosine_embedding_loss`, :func:`triplet_margin_loss`,
   :func:`triplet_margin_with_distance_loss`;
-- sequences: :func:`ctc_loss`.
+- sequences: :func:`ctc_loss`;
+- the bridge from logits to log-probabilities: :func:`log_softmax`.
 """
 
 from .classification import (
@@ -71,6 +72,7 @@ from .regression import (
     poisson_nll_loss,
     smooth_l1_loss,
 )
+from .softmax import log_softmax
 
 __all__ = [
     "BCELoss",
@@ -107,6 +109,7 @@ __all__ = [
     "kl_div",
     "kl_divergence",
     "l1_loss",
+    "log_softmax",
     "margin_ranking_loss",
     "mse_loss",
     "multi_margin_loss",
