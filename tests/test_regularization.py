@@ -1,6 +1,7 @@
 """course_lib.regularization against hand-written formulas and torch: penalties and their
 gradients, L2 penalty vs SGD's weight_decay, decoupled decay vs AdamW, the decay / no-decay
-parameter split, and dropout (bit-identical to torch's CPU kernel given the same generator
+parameter split, soft thresholding (equal to softshrink, and the proximal step of L1), and
+dropout (bit-identical to torch's CPU kernel given the same generator
 state; statistically equal on any device)."""
 
 import math
@@ -19,6 +20,7 @@ from course_lib.regularization import (
     l1_penalty,
     l2_penalty,
     param_groups_with_decay,
+    soft_threshold,
 )
 
 DTYPES = [torch.float32, torch.float64]
@@ -287,3 +289,85 @@ def test_dropout_module_follows_train_and_eval(device):
     assert layer(x) is x
     model = nn.Sequential(nn.Linear(3, 3), Dropout(0.5)).to(device)
     assert model.eval()[1].training is False and model.train()[1].training is True
+
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.375, 1.0, 2.5])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_soft_threshold_equals_softshrink_values_and_gradient(device, dtype, lambd):
+    """Values and gradients identical to torch's softshrink, including entries exactly at the
+    threshold (value 0, gradient 0) and infinities; nan stays nan (torch's gradient at nan
+    differs between its vectorized and scalar kernels, so it is not compared). The thresholds
+    are exact in every dtype: torch's half-precision backward compares |x| with lambda rounded
+    to half, its forward with lambda in float32. The input is left unchanged."""
+    g = torch.Generator().manual_seed(9)
+    x = (2 * torch.randn(4, 257, generator=g)).to(device=device, dtype=dtype)
+    x[0, :4] = torch.tensor([lambd, -lambd, float("inf"), float("nan")])
+    ours_in, torch_in = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ours, theirs = soft_threshold(ours_in, lambd), F.softshrink(torch_in, lambd)
+    assert ours.dtype == dtype
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(ours_in.detach(), x, rtol=0, atol=0, equal_nan=True)
+    upstream = torch.randn(x.shape, generator=g).to(device=device, dtype=dtype)
+    ours.backward(upstream)
+    theirs.backward(upstream)
+    compared = ~x.isnan()
+    assert torch.equal(ours_in.grad[compared], torch_in.grad[compared])
+    assert (ours_in.grad[x.abs() <= lambd] == 0).all()
+
+
+def test_soft_threshold_is_the_formula_and_the_proximal_step_of_l1():
+    """sign(x) max(|x| - lambda, 0), and the minimizer of (theta - x)^2 / 2 + lambda |theta|,
+    found by brute force on a fine grid of theta."""
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    lambd = 0.8
+    expected = x.sign() * (x.abs() - lambd).clamp(min=0)
+    assert torch.equal(soft_threshold(x, lambd), expected)
+    assert (soft_threshold(x, lambd) == 0).sum().item() == (x.abs() <= lambd).sum().item() == 17
+    theta = torch.linspace(-4, 4, 80_001, dtype=torch.float64)
+    objective = (theta - x[:, None]).pow(2) / 2 + lambd * theta.abs()
+    minimizer = theta[objective.argmin(dim=1)]
+    torch.testing.assert_close(minimizer, expected, rtol=0, atol=1e-4)
+
+
+def test_ista_with_soft_threshold_finds_exact_zeros_that_subgradient_sgd_misses():
+    """On a least-squares problem whose first two coefficients are 0, proximal gradient steps
+    reach the lasso solution with exact zeros; the same number of subgradient steps on
+    loss + l1_penalty leaves every coefficient non-zero."""
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(200, 6, generator=g, dtype=torch.float64)
+    y = x @ torch.tensor([0.0, 0.0, 0.5, -1.0, 2.0, 0.3], dtype=torch.float64)
+    y = y + 0.1 * torch.randn(200, generator=g, dtype=torch.float64)
+    lambd, lr = 0.1, 0.1
+    prox = torch.zeros(6, dtype=torch.float64)
+    subgradient = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    for _ in range(500):
+        prox = soft_threshold(prox - lr * x.T @ (x @ prox - y) / len(x), lr * lambd)
+        loss = (x @ subgradient - y).pow(2).mean() / 2 + l1_penalty(subgradient, lambd)
+        (grad,) = torch.autograd.grad(loss, subgradient)
+        with torch.no_grad():
+            subgradient -= lr * grad
+    assert (prox[:2] == 0).all() and (prox[2:] != 0).all()
+    assert (subgradient != 0).all()
+    # The lasso's optimality conditions: |gradient| <= lambda at zeros, = lambda elsewhere.
+    grad = x.T @ (x @ prox - y) / len(x)
+    assert (grad[:2].abs() <= lambd).all()
+    torch.testing.assert_close(grad[2:], -lambd * prox[2:].sign(), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("lambd", [-0.1, float("nan"), float("inf")])
+def test_soft_threshold_rejects_lambdas_like_softshrink(lambd):
+    x = torch.randn(3)
+    with pytest.raises(RuntimeError, match=r"lambda must be in range \[0, "):
+        soft_threshold(x, lambd)
+    with pytest.raises(RuntimeError, match=r"lambda must be in range \[0, "):
+        F.softshrink(x, lambd)
+
+
+def test_soft_threshold_rejects_half_precision_overflow_and_integers_like_softshrink():
+    half = torch.randn(3, dtype=torch.float16)
+    for fn in (soft_threshold, F.softshrink):
+        with pytest.raises(RuntimeError, match="lambda must be in range"):
+            fn(half, 1e6)
+        with pytest.raises(NotImplementedError, match="not implemented for"):
+            fn(torch.tensor([1, 2]), 0.5)

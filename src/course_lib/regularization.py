@@ -5,7 +5,8 @@ Penalties add a cost on the parameters :math:`\theta` to the loss, with strength
 - :func:`l2_penalty`, :math:`\tfrac{\lambda}{2}\lVert\theta\rVert_2^2`, pulls every weight
   toward 0 in proportion to its size (its gradient is :math:`\lambda\theta`);
 - :func:`l1_penalty`, :math:`\lambda\lVert\theta\rVert_1`, pulls with constant force
-  :math:`\lambda\,\mathrm{sign}(\theta)`, which drives small weights to exactly 0 (sparsity).
+  :math:`\lambda\,\mathrm{sign}(\theta)`; its proximal step :func:`soft_threshold` sets small
+  weights to exactly 0 (sparsity), which plain gradient steps on the penalty never do.
 
 Weight decay comes in two named pieces that the optimizers of :mod:`course_lib.optim` compose
 (optax-style), instead of burying a flag inside every update rule:
@@ -35,6 +36,7 @@ __all__ = [
     "l1_penalty",
     "l2_penalty",
     "param_groups_with_decay",
+    "soft_threshold",
 ]
 
 
@@ -97,6 +99,36 @@ def l2_penalty(params, lambd: float) -> torch.Tensor:
     (tensor(0.2500, grad_fn=<MulBackward0>), tensor([ 0.1000, -0.2000]))
     """
     return lambd / 2 * sum(p.pow(2).sum() for p in _parameter_list(params))
+
+
+def soft_threshold(input: torch.Tensor, lambd: float = 0.5) -> torch.Tensor:
+    r"""The proximal step of the L1 penalty (soft thresholding, out of place):
+
+    .. math::
+        S_\lambda(x) = \operatorname{arg\,min}_\theta \tfrac12 (\theta - x)^2 + \lambda|\theta|
+        = \mathrm{sign}(x)\max(|x| - \lambda, 0) = x - \mathrm{clip}(x, -\lambda, \lambda),
+
+    elementwise: entries with :math:`|x| \le \lambda` become exactly 0, the others move
+    :math:`\lambda` toward 0. Proximal gradient descent (ISTA) on
+    :math:`\mathcal L(\theta) + \lambda\lVert\theta\rVert_1` alternates a gradient step on
+    :math:`\mathcal L` with this step at threshold :math:`\eta\lambda`:
+    :math:`\theta \leftarrow S_{\eta\lambda}(\theta - \eta g)` (Beck & Teboulle, 2009). The
+    values equal ``torch.nn.functional.softshrink(input, lambd)`` (computed, like torch, in at
+    least float32), and so does the gradient, 0 where :math:`|x| \le \lambda`.
+
+    >>> soft_threshold(torch.tensor([-2.0, -0.5, 0.25, 1.5]), 1.0)
+    tensor([-1.0000,  0.0000,  0.0000,  0.5000])
+    """
+    if not input.is_floating_point():
+        raise NotImplementedError(f"soft_threshold is not implemented for {input.dtype} input")
+    largest = torch.finfo(input.dtype).max
+    if not 0 <= lambd <= largest:
+        raise RuntimeError(
+            f"lambda must be in range [0, {largest:g}] for input dtype {input.dtype}, "
+            f"but found {lambd}"
+        )
+    x = input.to(torch.promote_types(input.dtype, torch.float32))
+    return (x - x.clamp(-lambd, lambd)).to(input.dtype)
 
 
 NORMALIZATION_LAYERS = (
