@@ -2,6 +2,14 @@
 
 import os
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+)
+
+from course_lib.grading.autograde import RepairSubmission, SandboxedExecute
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -18,7 +26,17 @@ c.CourseDirectory.ignore = [
     "_build",
 ]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-# A hanging submission is interrupted after this many seconds per cell; the checks in
-# course_lib.grading stop a slow student function much earlier (see grading.TIME_LIMIT_S).
+# Autograde runs submissions in a sandboxed worker and computes scores outside it
+# (course_lib/grading/autograde.py): nbgrader's own sanitizing and saving steps around ours.
+c.Autograde.sanitize_preprocessors = [
+    RepairSubmission, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+# A cell of a submission may run this long; each check's call to a student function is stopped
+# much earlier (COURSE_GRADING_TIME_LIMIT_S, 10 s by default).
+c.SandboxedExecute.cell_timeout = 60
+c.SandboxedExecute.cache_directory = os.path.join(c.CourseDirectory.root, ".grading-cache")
 c.ExecutePreprocessor.timeout = 60
-c.Execute.timeout = 60

@@ -20,9 +20,11 @@ from collections.abc import Callable
 
 from course_lib import device
 from course_lib.grading import foundations, initialization
-from course_lib.grading._runner import Exercise, report, run_exercise, score
+from course_lib.grading._notebook import RemoteFunction
+from course_lib.grading._runner import Draws, Exercise, in_process_caller, report, run_exercise, score
+from course_lib.grading._seed import MissingSeed, instructor_seed
 
-__all__ = ["check", "device", "exercise_names"]
+__all__ = ["MissingSeed", "check", "device", "exercise_names"]
 
 _EXERCISES: dict[str, Exercise] = {
     exercise.name: exercise
@@ -36,20 +38,31 @@ def exercise_names() -> list[str]:
     return sorted(_EXERCISES)
 
 
-def check(name: str, function: Callable, *, points: float, hidden: bool = False) -> float:
+def check(name: str, function: Callable, *, points: float, hidden: bool = False) -> float | None:
     """Grade ``function`` as the exercise ``name``; print what is right and wrong, return the
-    points earned out of ``points``. Never raises because of the student's code."""
+    points earned out of ``points``. Never raises because of the student's code.
+
+    In a student's kernel the checks run in-process (feedback only: the student could change
+    anything there). At autograde, ``function`` is the student's function in a sandboxed worker
+    (:class:`~course_lib.grading._notebook.RemoteFunction`) and this runs on the grader's side;
+    there a visible check is skipped when its cell also has the hidden one, which includes its
+    cases. ``hidden=True`` needs the instructor's grading seed and raises :class:`MissingSeed`
+    without it."""
     if name not in _EXERCISES:
         raise ValueError(f"no exercise named {name!r}; known exercises: {exercise_names()}")
     if points <= 0:
         raise ValueError(f"points must be positive, got {points}")
     exercise = _EXERCISES[name]
-    if not callable(function):
+    remote = isinstance(function, RemoteFunction)
+    if remote and not hidden and name in function.hidden_checks:
+        return None
+    draws = Draws(instructor_seed(), name) if hidden else None
+    if not remote and not callable(function):
         print(f"{name}: 0 / {points:g} points: expected a function, got {type(function).__name__}")
         return 0.0
-    outcomes = run_exercise(exercise, function, hidden)
+    outcomes = run_exercise(exercise, function.caller() if remote else in_process_caller(function), draws)
     earned = score(outcomes, points)
     print(report(name, outcomes, earned, points))
     if not hidden:
-        print("  (hidden tests will check more shapes, options and dtypes)")
+        print("  (when your notebook is graded, hidden checks try more shapes, options and dtypes)")
     return earned

@@ -1,8 +1,9 @@
 """Checks for assignment 01_initialization: the student's initializers against course_lib.init.
 
 Random initializers are judged by the distribution of what they produce (a correct answer may
-sample with other calls than torch's), deterministic ones exactly. Every check runs on
-``course_lib.device()`` with hidden inputs drawn from fixed seeds.
+sample with other calls than torch's), deterministic ones exactly. The tensors to fill are made
+on the student's side from a shape and a dtype (:mod:`course_lib.grading._harness`), and hidden
+cases draw their seeds and some of their options from the instructor's grading seed.
 """
 
 import math
@@ -11,9 +12,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from course_lib import device, init
+from course_lib import init
 from course_lib.grading._guard import pristine_copy
-from course_lib.grading._runner import Case, Exercise
+from course_lib.grading._harness import Call
+from course_lib.grading._runner import Case, Draws, Exercise
 from course_lib.grading._stats import normal_diagnosis, uniform_diagnosis
 
 # Weight shapes (out, in, *kernel) with fan_in != fan_out and 3-6 * 10^4 values each: enough for
@@ -26,15 +28,7 @@ SHAPES_VISIBLE = (LINEAR,)
 SHAPES_HIDDEN = (LINEAR, CONV1D, CONV2D, CONV3D)
 BASIC_FILLS = ("uniform_", "normal_", "constant_", "zeros_", "ones_")
 INIT_FUNCTIONS = tuple(init.__all__) + ("_calculate_fan_in_and_fan_out", "_calculate_correct_fan")
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator(device=device()).manual_seed(seed)
-
-
-def _empty(shape, dtype=torch.float32) -> torch.Tensor:
-    """A tensor full of NaN, so that any entry the student's function leaves unfilled shows."""
-    return torch.full(shape, math.nan, dtype=dtype, device=device())
+FLOAT32 = "float32"
 
 
 def _forbidden(name: str) -> Callable[[], list[Callable]]:
@@ -53,35 +47,54 @@ def _fans(shape) -> tuple[int, int]:
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
+def _seed(draws: Draws | None, visible: int) -> int:
+    """A generator seed: fixed for a visible case, drawn from the grading seed for a hidden one."""
+    return draws.seed() if draws else visible
+
+
+def _fill(shape, *args, dtype: str = FLOAT32, seed: int | None = None, **kwargs) -> Call:
+    """Call the student's fill on a NaN tensor of ``shape`` (with a seeded generator)."""
+    if seed is not None:
+        kwargs["generator_seed"] = seed
+    return Call("fill", (tuple(shape), dtype, *args), kwargs)
+
+
+def _returned(*args, **kwargs) -> Call:
+    return Call("returned", args, kwargs)
+
+
+def _tensor(value) -> str | None:
+    """A diagnosis when a fill returned something other than a tensor."""
+    return None if isinstance(value, torch.Tensor) else f"returned {type(value).__name__}, expected the filled tensor"
+
+
 # ---------------------------------------------------------------- behaviour every fill shares
 
 
-def _fills_parameter_in_place(call: Callable) -> Callable:
-    """``call(fn, tensor)`` must fill a Parameter that requires grad, in place, and return it."""
+def _fills_parameter_in_place(*args, **kwargs) -> Case:
+    """The fill must fill a Parameter that requires grad, in place, and return it."""
 
-    def test(fn):
-        weight = nn.Parameter(_empty(LINEAR))
-        try:
-            out = call(fn, weight)
-        except RuntimeError as error:
-            if "leaf Variable that requires grad" in str(error):
+    def judge(facts: dict) -> str | None:
+        if "leaf_error" in facts:
+            if facts["leaf_error"]:
                 return "in-place fill of a parameter failed: fill it inside `with torch.no_grad():`"
-            raise
-        if out is not weight:
+            return f"raised RuntimeError: {facts['message']}"
+        if not facts["same_object"]:
             return "must return the tensor it was given (the same object), filled in place"
-        if weight.isnan().any():
+        if not facts["filled"]:
             return "the tensor passed in was not filled: write into it in place (e.g. with copy_)"
-        if weight.grad_fn is not None or not weight.requires_grad:
+        if facts["recorded"] or not facts["requires_grad"]:
             return "the fill was recorded by autograd or changed requires_grad: use torch.no_grad()"
         return None
 
-    return test
+    return Case("fills a Parameter in place", Call("fill_parameter", (LINEAR, *args), kwargs), judge)
 
 
-def _reproducible(call: Callable) -> Case:
-    def test(fn):
-        first = call(fn, _empty(LINEAR), _generator(7))
-        second = call(fn, _empty(LINEAR), _generator(7))
+def _reproducible(seed: int, *args, **kwargs) -> Case:
+    def judge(pair) -> str | None:
+        first, second = pair
+        if _tensor(first) or _tensor(second):
+            return _tensor(first) or _tensor(second)
         if not torch.equal(first, second):
             return (
                 "two calls with generators seeded alike gave different values: pass "
@@ -89,150 +102,142 @@ def _reproducible(call: Callable) -> Case:
             )
         return None
 
-    return Case("same generator seed, same values", test, weight=0.5)
+    call = Call("fill_twice", (LINEAR, FLOAT32, *args), {**kwargs, "generator_seed": seed})
+    return Case("same generator seed, same values", call, judge, weight=0.5)
 
 
-def _raises(error: type[Exception], call: Callable, what: str) -> Case:
-    def test(fn):
-        try:
-            call(fn)
-        except error:
-            return None
-        except Exception as other:
-            return f"raised {type(other).__name__}; torch raises {error.__name__} here"
-        return f"returned without an error; torch raises {error.__name__} here"
+def _raises(error: type[Exception], call: Call, what: str) -> Case:
+    return Case(f"raises {error.__name__} for {what}", call, weight=0.5, raises=error.__name__)
 
-    return Case(f"raises {error.__name__} for {what}", test, weight=0.5)
+
+def _statistics(diagnosis: Callable[[torch.Tensor], str | None]) -> Callable:
+    return lambda values: _tensor(values) or diagnosis(values)
 
 
 # ---------------------------------------------------------------- basic fills
 
 
-def _uniform_cases(hidden: bool) -> list[Case]:
+def _uniform_cases(draws: Draws | None) -> list[Case]:
     bounds = [(0.0, 1.0, {}), (-2.0, 3.0, {"a": -2.0, "b": 3.0}), (-0.5, 0.5, {"a": -0.5, "b": 0.5})]
-    if hidden:
-        bounds += [(-7.0, -6.5, {"a": -7.0, "b": -6.5}), (0.25, 4.0, {"a": 0.25, "b": 4.0})]
+    if draws:
+        low = draws.uniform(-8.0, 1.0)
+        high = float(f"{low + draws.uniform(0.2, 5.0):.3g}")
+        bounds += [(-7.0, -6.5, {"a": -7.0, "b": -6.5}), (low, high, {"a": low, "b": high})]
 
-    def stats(low, high, kwargs, dtype=torch.float32):
+    def stats(low, high, kwargs, dtype=FLOAT32) -> Case:
         mistakes = {"did you use the range [0, 1) and ignore a and b?": 0.5}
-        return lambda fn: uniform_diagnosis(
-            fn(_empty(LINEAR, dtype), generator=_generator(1), **kwargs), low, high, mistakes
-        )
+        call = _fill(LINEAR, dtype=dtype, seed=_seed(draws, 1), **kwargs)
+        label = f"U({low:g}, {high:g})" + (f", {dtype}" if dtype != FLOAT32 else "")
+        return Case(label, call, _statistics(lambda v: uniform_diagnosis(v, low, high, mistakes)))
 
-    cases = [
-        Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t, -1.0, 1.0))),
-        *[Case(f"U({lo:g}, {hi:g})", stats(lo, hi, kw)) for lo, hi, kw in bounds],
-    ]
-    if hidden:
-        cases += [
-            Case("float64 tensor", stats(-1.0, 2.0, {"a": -1.0, "b": 2.0}, torch.float64)),
-            _reproducible(lambda fn, t, g: fn(t, -1.0, 1.0, generator=g)),
-        ]
+    cases = [_fills_parameter_in_place(-1.0, 1.0), *[stats(lo, hi, kw) for lo, hi, kw in bounds]]
+    if draws:
+        cases += [stats(-1.0, 2.0, {"a": -1.0, "b": 2.0}, "float64"), _reproducible(draws.seed(), -1.0, 1.0)]
     return cases
 
 
-def _normal_cases(hidden: bool) -> list[Case]:
+def _normal_cases(draws: Draws | None) -> list[Case]:
     params = [(0.0, 1.0, {}), (2.0, 0.5, {"mean": 2.0, "std": 0.5}), (-1.0, 3.0, {"mean": -1.0, "std": 3.0})]
-    if hidden:
-        params += [(0.0, 0.02, {"std": 0.02}), (10.0, 1e-3, {"mean": 10.0, "std": 1e-3})]
+    if draws:
+        mean, std = draws.uniform(-5.0, 5.0), draws.uniform(0.01, 4.0)
+        params += [(0.0, 0.02, {"std": 0.02}), (10.0, 1e-3, {"mean": 10.0, "std": 1e-3}), (mean, std, {"mean": mean, "std": std})]
 
-    def stats(mean, std, kwargs, dtype=torch.float32):
+    def stats(mean, std, kwargs, dtype=FLOAT32) -> Case:
         mistakes = {"did you pass the variance std**2 where torch expects the std?": std**2}
-        return lambda fn: normal_diagnosis(
-            fn(_empty(LINEAR, dtype), generator=_generator(2), **kwargs), mean, std, mistakes
-        )
+        call = _fill(LINEAR, dtype=dtype, seed=_seed(draws, 2), **kwargs)
+        label = f"N({mean:g}, {std:g}^2)" + (f", {dtype}" if dtype != FLOAT32 else "")
+        return Case(label, call, _statistics(lambda v: normal_diagnosis(v, mean, std, mistakes)))
 
-    cases = [
-        Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t, 0.0, 0.1))),
-        *[Case(f"N({m:g}, {s:g}^2)", stats(m, s, kw)) for m, s, kw in params],
-    ]
-    if hidden:
-        cases += [
-            Case("float64 tensor", stats(1.0, 2.0, {"mean": 1.0, "std": 2.0}, torch.float64)),
-            _reproducible(lambda fn, t, g: fn(t, 0.0, 1.0, generator=g)),
-        ]
+    cases = [_fills_parameter_in_place(0.0, 0.1), *[stats(m, s, kw) for m, s, kw in params]]
+    if draws:
+        cases += [stats(1.0, 2.0, {"mean": 1.0, "std": 2.0}, "float64"), _reproducible(draws.seed(), 0.0, 1.0)]
     return cases
 
 
-def _constant_cases(hidden: bool) -> list[Case]:
-    values = [7.7, 0.0] + ([-3.25, 1e-8] if hidden else [])
+def _constant_cases(draws: Draws | None) -> list[Case]:
+    values = [7.7, 0.0] + ([-3.25, 1e-8, draws.uniform(-100.0, 100.0)] if draws else [])
 
-    def exact(val, dtype=torch.float32):
-        def test(fn):
-            out = fn(_empty((30, 20), dtype), val)
-            expected = torch.full((30, 20), val, dtype=dtype, device=device())
-            if not torch.equal(out, expected):
-                return f"expected every entry to be {val} ({dtype}), got values {out.unique()[:5].tolist()}"
+    def exact(val, dtype=FLOAT32) -> Case:
+        shape = (30, 20)
+
+        def judge(out) -> str | None:
+            expected = torch.full(shape, val, dtype=getattr(torch, dtype))
+            if _tensor(out) or not torch.equal(out, expected):
+                found = out.unique()[:5].tolist() if isinstance(out, torch.Tensor) and out.numel() else out
+                return f"expected every entry to be {val} ({dtype}), got values {found}"
             return None
 
-        return test
+        return Case(f"constant {val:g}" + (f", {dtype}" if dtype != FLOAT32 else ""), _fill(shape, val, dtype=dtype), judge)
 
-    cases = [
-        Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t, 0.3))),
-        *[Case(f"constant {v:g}", exact(v)) for v in values],
-    ]
-    if hidden:
-        cases.append(Case("float64 tensor", exact(0.1, torch.float64)))
+    cases = [_fills_parameter_in_place(0.3), *[exact(v) for v in values]]
+    if draws:
+        cases.append(exact(0.1, "float64"))
     return cases
 
 
 # ---------------------------------------------------------------- gain and fans
 
 
-def _calculate_gain_cases(hidden: bool) -> list[Case]:
+def _calculate_gain_cases(draws: Draws | None) -> list[Case]:
     arguments = [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", None)]
-    if hidden:
+    if draws:
         arguments += [
             ("conv2d", None), ("conv_transpose3d", None), ("selu", None), ("leaky_relu", 0.2),
-            ("leaky_relu", 1), ("leaky_relu", 0.0), ("relu", 0.5),
+            ("leaky_relu", 1), ("leaky_relu", 0.0), ("relu", 0.5), ("leaky_relu", draws.uniform(0.01, 0.9)),
         ]
     hints = {
         ("relu", None): "ReLU's gain is sqrt(2): Var doubles, so the std grows by sqrt(2)",
         ("tanh", None): "tanh's gain is 5/3",
-        ("leaky_relu", None): "leaky_relu's default negative slope is 0.01",
     }
 
-    def exact(nonlinearity, param):
+    def exact(nonlinearity, param) -> Case:
         expected = init.calculate_gain(nonlinearity, param)
 
-        def test(fn):
-            got = fn(nonlinearity, param)
-            if not isinstance(got, (int, float)) or not math.isclose(got, expected, rel_tol=1e-12):
+        def judge(got) -> str | None:
+            if isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isclose(got, expected, rel_tol=1e-12):
                 hint = hints.get((nonlinearity, param), "")
+                if nonlinearity == "leaky_relu" and isinstance(got, (int, float)):
+                    slope = 0.01 if param is None else param
+                    if math.isclose(got, math.sqrt(2 / (1 + slope)), rel_tol=1e-9):
+                        hint = "the slope is squared: gain = sqrt(2 / (1 + negative_slope^2))"
+                    elif param is None and math.isclose(got, math.sqrt(2.0), rel_tol=1e-9):
+                        hint = "leaky_relu's default negative slope is 0.01, not 0"
                 return f"returned {got!r}, expected {expected!r}" + (f": {hint}" if hint else "")
             return None
 
-        return test
+        return Case(f"{nonlinearity}" + (f", param={param}" if param is not None else ""), _returned(nonlinearity, param), judge)
 
-    cases = [Case(f"{n}" + (f", param={p}" if p is not None else ""), exact(n, p)) for n, p in arguments]
-    cases.append(_raises(ValueError, lambda fn: fn("swish"), "an unknown nonlinearity"))
-    if hidden:
-        cases.append(_raises(ValueError, lambda fn: fn("leaky_relu", "0.1"), "a slope that is a string"))
+    cases = [exact(n, p) for n, p in arguments]
+    cases.append(_raises(ValueError, _returned("swish"), "an unknown nonlinearity"))
+    if draws:
+        cases.append(_raises(ValueError, _returned("leaky_relu", "0.1"), "a slope that is a string"))
+        cases.append(_raises(ValueError, _returned("leaky_relu", True), "a slope that is a bool"))
     return cases
 
 
-def _fan_cases(hidden: bool) -> list[Case]:
-    shapes = [(30, 20), (16, 3, 5, 5)] + ([(8, 4, 3), (4, 2, 3, 3, 3), (5, 7, 1, 2), (1, 1)] if hidden else [])
+def _fan_cases(draws: Draws | None) -> list[Case]:
+    shapes = [(30, 20), (16, 3, 5, 5)]
+    if draws:
+        shapes += [(8, 4, 3), (4, 2, 3, 3, 3), (5, 7, 1, 2), (1, 1)]
+        shapes.append(tuple(draws.integer(1, 9) for _ in range(draws.integer(2, 5))))
 
-    def exact(shape):
+    def exact(shape) -> Case:
         expected = _fans(shape)
 
-        def test(fn):
-            got = fn(torch.empty(shape, device=device()))
-            if tuple(got) != expected:
+        def judge(got) -> str | None:
+            if not isinstance(got, (tuple, list)) or tuple(got) != expected:
                 hint = ""
-                if tuple(got) == expected[::-1]:
+                if isinstance(got, (tuple, list)) and tuple(got) == expected[::-1]:
                     hint = ": swapped; a weight has shape (out, in, *kernel), so fan_in uses size(1)"
-                elif len(shape) > 2 and tuple(got) == (shape[1], shape[0]):
+                elif isinstance(got, (tuple, list)) and len(shape) > 2 and tuple(got) == (shape[1], shape[0]):
                     hint = ": multiply by the receptive field (the product of the kernel sizes)"
-                return f"returned {tuple(got)}, expected (fan_in, fan_out) = {expected}{hint}"
+                shown = tuple(got) if isinstance(got, (tuple, list)) else got
+                return f"returned {shown}, expected (fan_in, fan_out) = {expected}{hint}"
             return None
 
-        return test
+        return Case(f"weight of shape {shape}", _returned(torch.zeros(shape)), judge)
 
-    cases = [Case(f"weight of shape {s}", exact(s)) for s in shapes]
-    cases.append(_raises(ValueError, lambda fn: fn(torch.empty(5, device=device())), "a 1-D tensor"))
-    return cases
+    return [*[exact(s) for s in shapes], _raises(ValueError, _returned(torch.zeros(5)), "a 1-D tensor")]
 
 
 # ---------------------------------------------------------------- Xavier and Kaiming
@@ -260,64 +265,62 @@ def _scale_mistakes(shape, correct_std: float, gain: float, uniform: bool) -> di
     return mistakes
 
 
-def _zero_mean_diagnosis(values, std: float, uniform: bool, mistakes: dict) -> str | None:
-    """Judge ``values`` as :math:`\\mathcal{U}(-\\sqrt3\\sigma, \\sqrt3\\sigma)` when ``uniform``,
+def _zero_mean_diagnosis(std: float, uniform: bool, mistakes: dict) -> Callable:
+    """Judge values as :math:`\\mathcal{U}(-\\sqrt3\\sigma, \\sqrt3\\sigma)` when ``uniform``,
     else as :math:`\\mathcal{N}(0, \\sigma^2)`: the two shapes of Xavier and Kaiming."""
     if uniform:
         bound = math.sqrt(3.0) * std
-        return uniform_diagnosis(values, -bound, bound, mistakes)
-    return normal_diagnosis(values, 0.0, std, mistakes)
+        return _statistics(lambda values: uniform_diagnosis(values, -bound, bound, mistakes))
+    return _statistics(lambda values: normal_diagnosis(values, 0.0, std, mistakes))
 
 
-def _xavier_cases(uniform: bool) -> Callable[[bool], list[Case]]:
-    def cases(hidden: bool) -> list[Case]:
-        gains = [1.0, 5 / 3] + ([math.sqrt(2), 0.5] if hidden else [])
-        shapes = SHAPES_HIDDEN if hidden else SHAPES_VISIBLE
+def _xavier_cases(uniform: bool) -> Callable[[Draws | None], list[Case]]:
+    def cases(draws: Draws | None) -> list[Case]:
+        gains = [1.0, 5 / 3] + ([math.sqrt(2), 0.5, draws.uniform(0.3, 3.0)] if draws else [])
+        shapes = SHAPES_HIDDEN if draws else SHAPES_VISIBLE
 
-        def stats(shape, gain):
+        def stats(shape, gain) -> Case:
             fan_in, fan_out = _fans(shape)
             std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-            mistakes = _scale_mistakes(shape, std, gain, uniform)
-
-            def test(fn):
-                values = fn(_empty(shape), gain=gain, generator=_generator(3))
-                return _zero_mean_diagnosis(values, std, uniform, mistakes)
-
-            return test
+            judge = _zero_mean_diagnosis(std, uniform, _scale_mistakes(shape, std, gain, uniform))
+            return Case(f"shape {shape}, gain {gain:.3g}", _fill(shape, gain=gain, seed=_seed(draws, 3)), judge)
 
         result = [
-            Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t))),
-            *[Case(f"shape {s}, gain {g:.3g}", stats(s, g)) for s in shapes for g in gains[:2]],
-            *[Case(f"shape {LINEAR}, gain {g:.3g}", stats(LINEAR, g)) for g in gains[2:]],
-            _raises(ValueError, lambda fn: fn(torch.empty(5, device=device())), "a 1-D tensor"),
+            _fills_parameter_in_place(),
+            *[stats(s, g) for s in shapes for g in gains[:2]],
+            *[stats(LINEAR, g) for g in gains[2:]],
+            _raises(ValueError, _returned(torch.zeros(5)), "a 1-D tensor"),
         ]
-        if hidden:
-            result.append(_reproducible(lambda fn, t, g: fn(t, generator=g)))
+        if draws:
+            result.append(_reproducible(draws.seed()))
         return result
 
     return cases
 
 
-def _kaiming_cases(uniform: bool) -> Callable[[bool], list[Case]]:
-    def cases(hidden: bool) -> list[Case]:
+def _kaiming_cases(uniform: bool) -> Callable[[Draws | None], list[Case]]:
+    def cases(draws: Draws | None) -> list[Case]:
         options = [
             ({}, "defaults (a=0, fan_in, leaky_relu)"),
             ({"nonlinearity": "relu"}, "relu"),
             ({"mode": "fan_out", "nonlinearity": "relu"}, "relu, fan_out"),
+            ({"a": 0.2}, "leaky_relu a=0.2"),
         ]
-        if hidden:
+        if draws:
+            slope = draws.uniform(0.05, 0.9)
             options += [
-                ({"a": 0.2}, "leaky_relu a=0.2"),
-                ({"a": 0.2, "mode": "fan_out"}, "leaky_relu a=0.2, fan_out"),
+                ({"a": slope, "mode": "fan_out"}, f"leaky_relu a={slope:g}, fan_out"),
                 ({"nonlinearity": "tanh", "mode": "fan_out"}, "tanh, fan_out"),
                 ({"nonlinearity": "linear"}, "linear"),
+                ({"mode": "FAN_OUT", "nonlinearity": "relu"}, "relu, mode='FAN_OUT' (any case)"),
             ]
-        shapes = SHAPES_HIDDEN if hidden else SHAPES_VISIBLE
+        shapes = SHAPES_HIDDEN if draws else SHAPES_VISIBLE
 
-        def stats(shape, kwargs):
+        def stats(shape, kwargs, label) -> Case:
             fan_in, fan_out = _fans(shape)
-            mode = kwargs.get("mode", "fan_in")
-            gain = init.calculate_gain(kwargs.get("nonlinearity", "leaky_relu"), kwargs.get("a", 0))
+            mode = kwargs.get("mode", "fan_in").lower()
+            slope = kwargs.get("a", 0)
+            gain = init.calculate_gain(kwargs.get("nonlinearity", "leaky_relu"), slope)
             fan = fan_in if mode == "fan_in" else fan_out
             std = gain / math.sqrt(fan)
             other_fan = fan_out if mode == "fan_in" else fan_in
@@ -329,26 +332,23 @@ def _kaiming_cases(uniform: bool) -> Callable[[bool], list[Case]]:
                 ),
                 "did you use fan_in + fan_out? Kaiming uses one fan": gain / math.sqrt(fan_in + fan_out) * convert,
             }
+            if slope:
+                mistakes["the slope is squared in the gain: sqrt(2 / (1 + a^2))"] = (
+                    math.sqrt(2 / (1 + slope)) / math.sqrt(fan) * convert
+                )
             if uniform:
                 mistakes["bound and std confused: b = gain * sqrt(3 / fan)"] = std
-
-            def test(fn):
-                values = fn(_empty(shape), generator=_generator(4), **kwargs)
-                return _zero_mean_diagnosis(values, std, uniform, mistakes)
-
-            return test
+            judge = _zero_mean_diagnosis(std, uniform, mistakes)
+            return Case(f"shape {shape}, {label}", _fill(shape, seed=_seed(draws, 4), **kwargs), judge)
 
         result = [
-            Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t))),
-            *[Case(f"shape {LINEAR}, {label}", stats(LINEAR, kw)) for kw, label in options],
-            *[Case(f"shape {s}, {label}", stats(s, kw)) for s in shapes[1:] for kw, label in options[1:3]],
-            _raises(ValueError, lambda fn: fn(_empty((4, 4)), mode="fan_avg"), "mode='fan_avg'"),
+            _fills_parameter_in_place(),
+            *[stats(LINEAR, kw, label) for kw, label in options],
+            *[stats(s, kw, label) for s in shapes[1:] for kw, label in options[1:3]],
+            _raises(ValueError, _fill((4, 4), mode="fan_avg"), "mode='fan_avg'"),
         ]
-        if hidden:
-            result += [
-                _raises(ValueError, lambda fn: fn(torch.empty(5, device=device())), "a 1-D tensor"),
-                _reproducible(lambda fn, t, g: fn(t, generator=g)),
-            ]
+        if draws:
+            result += [_raises(ValueError, _returned(torch.zeros(5)), "a 1-D tensor"), _reproducible(draws.seed())]
         return result
 
     return cases
@@ -357,31 +357,34 @@ def _kaiming_cases(uniform: bool) -> Callable[[bool], list[Case]]:
 # ---------------------------------------------------------------- orthogonal, eye, sparse
 
 
-def _orthogonal_cases(hidden: bool) -> list[Case]:
-    shapes = [(300, 200), (200, 300)] + ([(256, 256), (64, 32, 3, 3), (10, 1)] if hidden else [])
-    gains = [1.0] + ([2.0] if hidden else [])
+def _orthogonal_cases(draws: Draws | None) -> list[Case]:
+    shapes = [(300, 200), (200, 300)] + ([(256, 256), (64, 32, 3, 3), (10, 1)] if draws else [])
+    gains = [1.0, 2.0] + ([draws.uniform(0.2, 4.0)] if draws else [])
 
-    def orthonormal(shape, gain):
-        def test(fn):
-            w = fn(_empty(shape), gain=gain, generator=_generator(5)).reshape(shape[0], -1).double()
-            small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-            error = (small - gain**2 * torch.eye(len(small), dtype=w.dtype, device=w.device)).abs().max()
+    def orthonormal(shape, gain) -> Case:
+        def judge(values) -> str | None:
+            if _tensor(values):
+                return _tensor(values)
+            w = values.reshape(shape[0], -1).double()
+            tall = w.shape[0] > w.shape[1]
+            small = w.T @ w if tall else w @ w.T
+            error = (small - gain**2 * torch.eye(len(small), dtype=w.dtype)).abs().max()
             if not error < 1e-4 * gain**2:
-                which = "rows" if w.shape[0] <= w.shape[1] else "columns"
+                which, product = ("columns", "W^T W") if tall else ("rows", "W W^T")
                 return (
                     f"the {which} of W (flattened to 2-D) are not orthonormal times the gain: "
-                    f"W W^T differs from gain^2 I by {error.item():.3g}"
+                    f"{product} differs from gain^2 I = {gain**2:g} I by up to {error.item():.3g}"
                 )
             return None
 
-        return test
+        return Case(f"shape {shape}, gain {gain:g}", _fill(shape, gain=gain, seed=_seed(draws, 5)), judge)
 
-    def haar(fn):
-        n = 400
-        w = fn(_empty((n, n)), generator=_generator(6))
+    def haar(values) -> str | None:
         # For a uniformly (Haar) distributed Q, mean(diag(Q)) * n ~ N(0, 1); QR without the sign
         # correction gives about -0.6 * sqrt(n) = -12.
-        statistic = (w.diagonal().double().mean() * n).item()
+        if _tensor(values):
+            return _tensor(values)
+        statistic = (values.diagonal().double().mean() * len(values)).item()
         if abs(statistic) > 6:
             return (
                 f"the diagonal of Q is biased (mean * n = {statistic:.1f}, expected within ±6): "
@@ -390,53 +393,52 @@ def _orthogonal_cases(hidden: bool) -> list[Case]:
         return None
 
     cases = [
-        Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t))),
-        *[Case(f"shape {s}, gain {g:g}", orthonormal(s, g)) for s in shapes for g in gains],
-        Case("uniformly distributed (sign correction)", haar),
-        _raises(ValueError, lambda fn: fn(torch.empty(5, device=device())), "a 1-D tensor"),
+        _fills_parameter_in_place(),
+        *[orthonormal(shapes[0], g) for g in gains[1:]],
+        *[orthonormal(s, gains[0]) for s in shapes],
+        Case("uniformly distributed (sign correction)", _fill((400, 400), seed=_seed(draws, 6)), haar),
+        _raises(ValueError, _returned(torch.zeros(5)), "a 1-D tensor"),
     ]
-    if hidden:
-        cases.append(_reproducible(lambda fn, t, g: fn(t, generator=g)))
+    if draws:
+        cases.append(_reproducible(draws.seed()))
     return cases
 
 
-def _eye_cases(hidden: bool) -> list[Case]:
-    shapes = [(3, 3), (2, 5)] + ([(6, 1), (4, 7), (1, 1)] if hidden else [])
+def _eye_cases(draws: Draws | None) -> list[Case]:
+    shapes = [(3, 3), (2, 5)] + ([(6, 1), (4, 7), (1, 1), (draws.integer(1, 9), draws.integer(1, 9))] if draws else [])
 
-    def exact(shape, dtype=torch.float32):
-        def test(fn):
-            out = fn(_empty(shape, dtype))
-            expected = torch.eye(*shape, dtype=dtype, device=device())
-            if not torch.equal(out, expected):
-                return f"expected {expected.tolist()}, got {out.tolist()}"
+    def exact(shape, dtype=FLOAT32) -> Case:
+        def judge(out) -> str | None:
+            expected = torch.eye(*shape, dtype=getattr(torch, dtype))
+            if _tensor(out) or not torch.equal(out, expected):
+                return f"expected {expected.tolist()}, got {out.tolist() if isinstance(out, torch.Tensor) else out}"
             return None
 
-        return test
+        return Case(f"shape {shape}" + (f", {dtype}" if dtype != FLOAT32 else ""), _fill(shape, dtype=dtype), judge)
 
     cases = [
-        Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t))),
-        *[Case(f"shape {s}", exact(s)) for s in shapes],
-        _raises(ValueError, lambda fn: fn(_empty((2, 2, 2))), "a 3-D tensor"),
+        _fills_parameter_in_place(),
+        *[exact(s) for s in shapes],
+        _raises(ValueError, _fill((2, 2, 2)), "a 3-D tensor"),
     ]
-    if hidden:
-        cases += [
-            Case("float64", exact((3, 4), torch.float64)),
-            _raises(ValueError, lambda fn: fn(_empty((4,))), "a 1-D tensor"),
-        ]
+    if draws:
+        cases += [exact((3, 4), "float64"), _raises(ValueError, _fill((4,)), "a 1-D tensor")]
     return cases
 
 
-def _sparse_cases(hidden: bool) -> list[Case]:
+def _sparse_cases(draws: Draws | None) -> list[Case]:
     settings = [((400, 300), 0.1, 0.01), ((400, 300), 1 / 3, 0.5)]
-    if hidden:
+    if draws:
         settings += [((250, 80), 0.9, 1.0), ((401, 50), 0.25, 0.02), ((30, 400), 0.0, 0.1)]
+        settings.append(((300, 120), draws.uniform(0.05, 0.95), draws.uniform(0.01, 2.0)))
 
-    def zeros_per_column(shape, sparsity, std):
+    def zeros_per_column(shape, sparsity, std) -> Case:
         rows, cols = shape
         expected = math.ceil(sparsity * rows)
 
-        def test(fn):
-            w = fn(_empty(shape), sparsity, std=std, generator=_generator(8))
+        def judge(w) -> str | None:
+            if _tensor(w):
+                return _tensor(w)
             counts = (w == 0).sum(dim=0)
             if not (counts == expected).all():
                 per_row = (w == 0).sum(dim=1)
@@ -451,46 +453,43 @@ def _sparse_cases(hidden: bool) -> list[Case]:
                 )
             return normal_diagnosis(w[w != 0], 0.0, std, {"did you ignore std?": 0.01})
 
-        return test
+        call = _fill(shape, sparsity, std=std, seed=_seed(draws, 8))
+        return Case(f"shape {shape}, sparsity {sparsity:.3g}, std {std:g}", call, judge)
 
-    def positions_vary(fn):
-        w = fn(_empty((400, 300)), 0.5, generator=_generator(9))
+    def positions_vary(w) -> str | None:
+        if _tensor(w):
+            return _tensor(w)
         if (w == 0).all(dim=1).any():
             return "some rows are zero in every column: draw the zero rows anew for each column"
         return None
 
-    cases = [
-        Case("fills a Parameter in place", _fills_parameter_in_place(lambda fn, t: fn(t, 0.5))),
-        *[Case(f"shape {s}, sparsity {p:.3g}, std {d:g}", zeros_per_column(s, p, d)) for s, p, d in settings],
-        Case("zero positions differ between columns", positions_vary),
-        _raises(ValueError, lambda fn: fn(_empty((4, 4, 4)), 0.5), "a 3-D tensor"),
+    return [
+        _fills_parameter_in_place(0.5),
+        *[zeros_per_column(s, p, d) for s, p, d in settings],
+        Case("zero positions differ between columns", _fill((400, 300), 0.5, seed=_seed(draws, 9)), positions_vary),
+        _raises(ValueError, _fill((4, 4, 4), 0.5), "a 3-D tensor"),
     ]
-    return cases
+
+
+def _exercise(name: str, cases: Callable, *given: str) -> Exercise:
+    return Exercise(name, cases, pristine_copy(getattr(init, name)), _forbidden(name), _given(*given))
 
 
 EXERCISES = [
-    Exercise("uniform_", _uniform_cases, _forbidden("uniform_")),
-    Exercise("normal_", _normal_cases, _forbidden("normal_")),
-    Exercise("constant_", _constant_cases, _forbidden("constant_")),
-    Exercise("calculate_gain", _calculate_gain_cases, _forbidden("calculate_gain")),
-    Exercise("_calculate_fan_in_and_fan_out", _fan_cases, _forbidden("_calculate_fan_in_and_fan_out")),
-    Exercise(
-        "xavier_uniform_", _xavier_cases(uniform=True), _forbidden("xavier_uniform_"),
-        _given("_calculate_fan_in_and_fan_out", "uniform_"),
+    _exercise("uniform_", _uniform_cases),
+    _exercise("normal_", _normal_cases),
+    _exercise("constant_", _constant_cases),
+    _exercise("calculate_gain", _calculate_gain_cases),
+    _exercise("_calculate_fan_in_and_fan_out", _fan_cases),
+    _exercise("xavier_uniform_", _xavier_cases(uniform=True), "_calculate_fan_in_and_fan_out", "uniform_"),
+    _exercise("xavier_normal_", _xavier_cases(uniform=False), "_calculate_fan_in_and_fan_out", "normal_"),
+    _exercise(
+        "kaiming_uniform_", _kaiming_cases(uniform=True), "_calculate_fan_in_and_fan_out", "calculate_gain", "uniform_"
     ),
-    Exercise(
-        "xavier_normal_", _xavier_cases(uniform=False), _forbidden("xavier_normal_"),
-        _given("_calculate_fan_in_and_fan_out", "normal_"),
+    _exercise(
+        "kaiming_normal_", _kaiming_cases(uniform=False), "_calculate_fan_in_and_fan_out", "calculate_gain", "normal_"
     ),
-    Exercise(
-        "kaiming_uniform_", _kaiming_cases(uniform=True), _forbidden("kaiming_uniform_"),
-        _given("_calculate_fan_in_and_fan_out", "calculate_gain", "uniform_"),
-    ),
-    Exercise(
-        "kaiming_normal_", _kaiming_cases(uniform=False), _forbidden("kaiming_normal_"),
-        _given("_calculate_fan_in_and_fan_out", "calculate_gain", "normal_"),
-    ),
-    Exercise("orthogonal_", _orthogonal_cases, _forbidden("orthogonal_")),
-    Exercise("eye_", _eye_cases, _forbidden("eye_")),
-    Exercise("sparse_", _sparse_cases, _forbidden("sparse_")),
+    _exercise("orthogonal_", _orthogonal_cases),
+    _exercise("eye_", _eye_cases),
+    _exercise("sparse_", _sparse_cases),
 ]

@@ -1,0 +1,104 @@
+"""nbgrader's ``autograde``, made safe: the preprocessors that ``nbgrader_config.py`` plugs in.
+
+- :class:`RepairSubmission` runs first when nbgrader sanitizes a submission. A notebook with
+  duplicated or broken nbgrader metadata (a copied cell, an edited schema version) would stop
+  nbgrader's batch for every later student; this keeps the first cell of each grade_id, strips
+  metadata it cannot trust, and records what it changed in a note at the top of the notebook
+  (so the student's feedback says it) and in the log.
+- :class:`SandboxedExecute` replaces nbgrader's ``Execute``: it grades the sanitized notebook
+  with :func:`course_lib.grading._notebook.grade_notebook` (student code in a sandboxed worker,
+  checks on the grader's side) and writes each cell's outputs back, where nbgrader's
+  ``SaveAutoGrades`` reads the scores. Results are cached by content in ``.grading-cache/`` of
+  the course, which is how a parallel pre-pass (``python -m course_lib.grading autograde``)
+  hands its work to the ordinary, single-writer ``nbgrader autograde``.
+"""
+
+import json
+import os
+import pathlib
+import tempfile
+
+import nbformat
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float, Unicode
+
+from course_lib.grading import _runner
+from course_lib.grading._notebook import cache_key, grade_notebook, grading_input
+from course_lib.grading._seed import instructor_seed
+
+NOTE_TAG = "course-grading-note"
+
+
+def repair(notebook) -> list[str]:
+    """Make ``notebook``'s nbgrader metadata safe to grade, in place; what was changed, in words."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    validator = MetadataValidator()
+    notebook.cells = [c for c in notebook.cells if NOTE_TAG not in c.get("metadata", {}).get("tags", [])]
+    for index, cell in enumerate(notebook.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        problem = None
+        if not isinstance(meta, dict) or not isinstance(grade_id, str):
+            problem = f"cell {index + 1} has nbgrader metadata without a grade_id"
+        elif grade_id in seen:
+            problem = f"cell {index + 1} repeats grade_id {grade_id!r}; only the first such cell is graded"
+        else:
+            try:
+                if meta.get("schema_version") != 3:
+                    meta["schema_version"] = 3
+                validator.validate_cell(cell)
+            except (ValidationError, KeyError, TypeError, AttributeError) as error:
+                problem = f"cell {index + 1} ({grade_id}) has invalid nbgrader metadata ({error})"
+        if problem:
+            problems.append(problem)
+            del cell.metadata["nbgrader"]
+        else:
+            seen.add(grade_id)
+    if problems:
+        text = "**Grading note.** This notebook was repaired before grading:\n\n" + "\n".join(f"- {p}" for p in problems)
+        notebook.cells.insert(0, nbformat.v4.new_markdown_cell(text, metadata={"tags": [NOTE_TAG]}))
+    return problems
+
+
+class RepairSubmission(NbGraderPreprocessor):
+    """First sanitizing step of autograde: see :func:`repair`."""
+
+    def preprocess(self, nb, resources):
+        for problem in repair(nb):
+            self.log.warning("%s / %s: %s", resources.get("nbgrader", {}).get("student"), resources.get("unique_key"), problem)
+        return nb, resources
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Autograde's execution step: grade the notebook with student code sandboxed and scores
+    computed outside it (see the module's docstring)."""
+
+    cell_timeout = Float(60.0, help="Seconds one cell of a submission may run.").tag(config=True)
+    cache_directory = Unicode(".grading-cache", help="Where graded results are cached, by content.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        cells = grading_input(nb)
+        outputs = grade_cached(cells, pathlib.Path(self.cache_directory), cell_timeout=self.cell_timeout)
+        code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+        for count, (cell, cell_outputs) in enumerate(zip(code_cells, outputs), start=1):
+            cell.outputs = [nbformat.from_dict(output) for output in cell_outputs]
+            cell.execution_count = count
+        return nb, resources
+
+
+def grade_cached(cells, cache: pathlib.Path, *, cell_timeout: float = 60.0, mode: str | None = None) -> list[list[dict]]:
+    """:func:`grade_notebook` with its result kept in ``cache`` under the content's key."""
+    seed = instructor_seed()
+    path = cache / f"{cache_key(cells, seed, _runner.TIME_LIMIT_S)}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    outputs = grade_notebook(cells, mode=mode, cell_timeout=cell_timeout, call_timeout=_runner.TIME_LIMIT_S)
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=cache, delete=False, suffix=".tmp") as file:
+        json.dump(outputs, file)
+    os.replace(file.name, path)
+    return outputs
