@@ -257,8 +257,8 @@ def test_plain_sgd_descends_along_the_gradient_itself():
 
 
 def test_a_subclass_that_replaces_the_update_gets_it_applied():
-    """SGD descends along its direction in place; a subclass that brings its own pure update
-    (here: steps clipped to 0.01) must have that update applied, not the inherited descent."""
+    """SGD steps in place (``_in_place``); a subclass that brings its own pure update (here:
+    steps clipped to 0.01) must have that update applied, not the inherited in-place step."""
 
     def clipped_sgd_update(param, grad, state, **options):
         new_param, new_state = optim.sgd_update(param, grad, state, **options)

@@ -12,10 +12,12 @@ and a few lines of class: the hyperparameters it reads from each param group, th
 the rest, exactly in torch's order: evaluate the closure, then for each param group check the
 gradients and create missing state, then update each parameter and copy the results back into
 the parameter and its state tensors under ``torch.no_grad()`` (in place, as torch does, so they
-keep their memory). An update :math:`\theta - \eta d` that names its direction :math:`d`
-(SGD's) descends in place instead, without a new parameter to copy back. Large tensors of an
-elementwise update go through the pure function in blocks, so that the new tensors it returns
-cost a block of memory, not a parameter's (:meth:`TensorwiseOptimizer._splitter`).
+keep their memory). Large tensors of an elementwise update go through the pure function in
+blocks, so that the new tensors it returns cost a block of memory, not a parameter's
+(:meth:`TensorwiseOptimizer._splitter`). An optimizer whose pure update makes more passes over
+memory than torch's in-place loop (SGD, ASGD, Adamax) also writes the same update out in place,
+op for op as torch's single-tensor loop (:meth:`TensorwiseOptimizer._update_in_place`); tests
+prove it bit-identical to the pure update, which stays the definition.
 ``param_groups``, ``add_param_group``, ``zero_grad``, ``state_dict`` and ``load_state_dict``
 are :class:`torch.optim.Optimizer`'s own, so a state dict moves freely between these optimizers
 and torch's.
@@ -100,22 +102,22 @@ class TensorwiseOptimizer(Optimizer):
 
     A subclass sets ``_update`` (the pure function), ``_options`` (the param-group entries it
     takes as keyword arguments) and ``_init_state`` (torch's initial state for a parameter);
-    an update of the form :math:`\theta - \eta d` also sets ``_direction``, the pure function
-    for :math:`d`, so that the parameter descends in place (:meth:`_update_in_place`).
+    it may also set ``_in_place``, the same update written into the parameter and its state
+    tensors (:meth:`_update_in_place`).
     """
 
     _update: Callable[..., tuple[Tensor, dict]]
-    # The direction d of an update theta - lr * d, or None (see _update_in_place).
-    _direction: Callable[..., tuple[Tensor, dict]] | None = None
+    # _update written in place: f(param, grad, state, **options) -> None, or None.
+    _in_place: Callable[..., None] | None = None
     _options: tuple[str, ...] = ()
     _sparse_grads = False  # whether sparse gradients are allowed
 
     def __init_subclass__(cls, **kwargs) -> None:
-        """A subclass that replaces ``_update`` but not ``_direction`` (say, SGD with clipped
-        steps) gets its own update applied, not the inherited direction."""
+        """A subclass that replaces ``_update`` but not ``_in_place`` (say, SGD with clipped
+        steps) gets its own update applied, not the inherited in-place form of another."""
         super().__init_subclass__(**kwargs)
-        if "_update" in vars(cls) and "_direction" not in vars(cls):
-            cls._direction = None
+        if "_update" in vars(cls) and "_in_place" not in vars(cls):
+            cls._in_place = None
 
     def _init_state(self, param: Tensor, group: dict) -> dict:
         """The state of a parameter before its first step (empty: created by the update)."""
@@ -160,9 +162,32 @@ class TensorwiseOptimizer(Optimizer):
         return loss
 
     def _step_param(self, param: Tensor, group: dict, options: dict) -> None:
-        """Update ``param`` and its state in place, block by block (:meth:`_splitter`): the
-        pure update's results for a block are copied into the block's views."""
+        """Update ``param`` and its state in place: with the in-place form of the update where
+        there is one (:meth:`_update_in_place`), else block by block (:meth:`_splitter`), the
+        pure update's results for a block copied into the block's views."""
         state = self.state.get(param, {})
+        if self._in_place is not None:
+            self._update_in_place(param, state, options)
+        else:
+            self._update_blocks(param, state, group, options)
+        if state:  # torch keeps no entry for a parameter without state (SGD without momentum)
+            self.state[param] = state
+
+    def _update_in_place(self, param: Tensor, state: dict, options: dict) -> None:
+        r"""Write the update into ``param`` and ``state`` with ``_in_place``: the pure update
+        written out with torch's in-place kernels, op for op as torch's single-tensor loop, on
+        whole tensors.
+
+        Why: a pure update returns a new parameter and new state tensors, and copying them back
+        is one more pass over memory per tensor; where torch's step makes two or three passes
+        (SGD, ASGD, Adamax), that extra pass and the new tensors cost half the step again.
+        Whole tensors, as in torch: one kernel per operation, where blocks would start one per
+        block and wait for every thread of each on a busy machine."""
+        self._in_place(param, param.grad, state, **options)
+
+    def _update_blocks(self, param: Tensor, state: dict, group: dict, options: dict) -> None:
+        """The pure update, block by block (:meth:`_splitter`), each block's results written
+        back into its views; state that the first step creates is allocated whole."""
         decay = group["weight_decay"] if self._decays_separately(group) else 0
         if decay:
             options = {**options, "weight_decay": 0}
@@ -175,7 +200,8 @@ class TensorwiseOptimizer(Optimizer):
             if decay:
                 lr = options["lr"]
                 piece.copy_(decoupled_weight_decay(piece, lr=lr, weight_decay=decay))
-            new_state = self._update_in_place(piece, grads[i], old, options)
+            new_param, new_state = self._update(piece, grads[i], old, **options)
+            self._write(piece, new_param)
             for key, value in new_state.items():
                 if len(pieces) == 1 or not _shaped_like(value, piece):
                     deferred[key] = value  # the whole tensor, or one value for all blocks (step)
@@ -186,26 +212,6 @@ class TensorwiseOptimizer(Optimizer):
                 self._write(blocked[key][i], value)
         _store(state, deferred)
         state.update(created)
-        if state:  # torch keeps no entry for a parameter without state (SGD without momentum)
-            self.state[param] = state
-
-    def _update_in_place(self, param: Tensor, grad: Tensor, state: dict, options: dict) -> dict:
-        r"""Write the updated parameter into ``param`` (a tensor or a block of one) and return
-        the new state.
-
-        An update of the form :math:`\theta - \eta d` names its direction :math:`d`
-        (``_direction``, e.g. :func:`~course_lib.optim.sgd_direction`), and the parameter
-        descends in place, one pass over its memory as in torch. Writing a new parameter and
-        copying it back would be a second pass, which costs a plain SGD step half its time again.
-        """
-        if self._direction is None:
-            new_param, new_state = self._update(param, grad, state, **options)
-            self._write(param, new_param)
-            return new_state
-        hyperparameters = {name: value for name, value in options.items() if name != "lr"}
-        direction, new_state = self._direction(param, grad, state, **hyperparameters)
-        param.add_(direction, alpha=-options["lr"])  # descend() written into the parameter
-        return new_state
 
     # Whether the update treats every entry on its own, so that blocks of a tensor can be updated
     # apart; a subclass opts in (a norm-based update such as LARS or LAMB must not).

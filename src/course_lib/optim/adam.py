@@ -19,6 +19,7 @@ from course_lib.optim._base import (
     check_production_flags,
     zero_state,
 )
+from course_lib.regularization import coupled_weight_decay
 
 __all__ = [
     "Adam",
@@ -315,6 +316,31 @@ class Adamax(TensorwiseOptimizer):
     _update = staticmethod(adamax_update)
     _elementwise = True
     _options = ("lr", "betas", "eps", "weight_decay", "maximize")
+
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float,
+        maximize: bool,
+    ) -> None:
+        """:func:`adamax_update` written into ``param`` and ``state``: both moments and the
+        parameter change in place, with no new tensors to copy back."""
+        beta1, beta2 = betas
+        grad = -grad if maximize else grad
+        step, exp_avg, exp_inf = state["step"], state["exp_avg"], state["exp_inf"]
+        step += 1
+        if weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        exp_avg.lerp_(grad, 1 - beta1)
+        torch.maximum(exp_inf.mul_(beta2), grad.abs().add_(eps), out=exp_inf)
+        step_size = lr / (1 - beta1 ** step.item())
+        param.addcdiv_(exp_avg, exp_inf, value=-step_size)
 
     def __init__(
         self,

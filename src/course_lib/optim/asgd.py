@@ -90,6 +90,36 @@ class ASGD(TensorwiseOptimizer):
     _elementwise = True
     _options = ("lr", "lambd", "alpha", "t0", "weight_decay", "maximize")
 
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        lambd: float,
+        alpha: float,
+        t0: float,
+        weight_decay: float,
+        maximize: bool,
+    ) -> None:
+        """:func:`asgd_update` written into ``param`` and ``state``: three passes over memory
+        (shrink, step, average) where the pure update's new tensors add two copies."""
+        grad = -grad if maximize else grad
+        step, eta, mu, ax = state["step"], state["eta"], state["mu"], state["ax"]
+        step += 1
+        if weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        eta_value = eta.item()
+        param.mul_(1 - lambd * eta_value).add_(grad, alpha=-eta_value)
+        if mu.item() == 1:
+            ax.copy_(param)
+        else:
+            ax.add_(param.sub(ax).mul_(mu))
+        t = step.item()
+        eta.copy_(torch.as_tensor(lr / ((1 + lambd * lr * t) ** alpha)))
+        mu.copy_(torch.as_tensor(1 / max(1, t - t0)))
+
     def __init__(
         self,
         params,

@@ -101,8 +101,7 @@ def sgd_update(
 
 class SGD(TensorwiseOptimizer):
     r"""Stochastic gradient descent (optionally with momentum): :func:`sgd_update` for every
-    parameter (which descends in place along :func:`sgd_direction`), with ``torch.optim.SGD``'s
-    signature, defaults and state.
+    parameter, with ``torch.optim.SGD``'s signature, defaults and state.
 
     Sparse gradients (``nn.Embedding(sparse=True)``) are accepted, as in torch.
 
@@ -116,10 +115,36 @@ class SGD(TensorwiseOptimizer):
     """
 
     _update = staticmethod(sgd_update)
-    _direction = staticmethod(sgd_direction)
     _elementwise = True
     _options = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
     _sparse_grads = True
+
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        momentum: float,
+        dampening: float,
+        weight_decay: float,
+        nesterov: bool,
+        maximize: bool,
+    ) -> None:
+        """:func:`sgd_update` written into ``param`` and ``state``: the momentum buffer
+        decays and takes the gradient in place, and the parameter descends in place."""
+        grad = -grad if maximize else grad
+        if weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.clone()
+            else:
+                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+            grad = grad.add(buf, alpha=momentum) if nesterov else buf
+        param.add_(grad, alpha=-lr)
 
     def __init__(
         self,
