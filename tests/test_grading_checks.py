@@ -21,6 +21,13 @@ MUTANTS = {k: v for catalogue in CATALOGUES.values() for k, v in catalogue.MUTAN
 ALTERNATIVES = {k: v for catalogue in CATALOGUES.values() for k, v in catalogue.ALTERNATIVES.items()}
 CHEATS = {k: v for catalogue in CATALOGUES.values() for k, v in catalogue.CHEATS.items()}
 _namespaces: dict = {}
+GRADING_SEED = "20261203"
+
+
+@pytest.fixture(autouse=True)
+def grading_seed(monkeypatch):
+    """Hidden checks draw their cases from the instructor's seed; tests hold one."""
+    monkeypatch.setenv("COURSE_GRADING_SEED", GRADING_SEED)
 
 
 @pytest.fixture
@@ -149,10 +156,38 @@ def test_unknown_exercise_and_bad_points_are_rejected(solution):
         grading.check("eye_", solution["eye_"], points=0)
 
 
+@pytest.mark.parametrize("seed", ["1", "987654321"])
+def test_solution_scores_full_marks_for_other_grading_seeds(solution, seed, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_SEED", seed)
+    for name in ("xavier_uniform_", "kaiming_normal_", "orthogonal_", "sparse_", "calculate_gain"):
+        assert grading.check(name, solution[name], points=1, hidden=True) == 1, name
+
+
+def test_hidden_cases_depend_on_the_grading_seed():
+    from course_lib.grading._runner import Draws
+
+    exercise = grading._EXERCISES["xavier_uniform_"]
+    first, again = (exercise.cases(Draws(1, exercise.name)) for _ in range(2))
+    other = exercise.cases(Draws(2, exercise.name))
+    assert [c.call.kwargs for c in first] == [c.call.kwargs for c in again]
+    assert [c.call.kwargs for c in first] != [c.call.kwargs for c in other]
+    visible = [c.description for c in exercise.cases(None)]
+    assert set(visible) <= {c.description for c in first}
+
+
+def test_hidden_checks_refuse_without_the_instructors_seed(solution, monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_GRADING_SEED")
+    monkeypatch.setenv("COURSE_GRADING_SEED_FILE", str(tmp_path / "absent"))
+    with pytest.raises(grading.MissingSeed, match="only when the instructor autogrades"):
+        grading.check("eye_", solution["eye_"], points=1, hidden=True)
+    assert grading.check("eye_", solution["eye_"], points=1) == 1
+
+
 def test_any_failing_case_costs_points():
+    from course_lib.grading._harness import Call
     from course_lib.grading._runner import Case, Outcome, score
 
-    cases = [Case(f"case {i}", lambda fn: None) for i in range(999)] + [Case("small", lambda fn: None, 0.5)]
+    cases = [Case(f"case {i}", Call("returned")) for i in range(999)] + [Case("small", Call("returned"), weight=0.5)]
     outcomes = [Outcome(case, None) for case in cases[:-1]] + [Outcome(cases[-1], "wrong")]
     assert score(outcomes, points=1) == 0.99
     assert score([Outcome(case, None) for case in cases], points=2.5) == 2.5

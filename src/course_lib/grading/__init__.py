@@ -19,7 +19,7 @@ cases with seeded random inputs, is the grade.
 from collections.abc import Callable
 
 from course_lib import device
-from course_lib.grading import foundations, initialization
+from course_lib.grading import _static, foundations, initialization
 from course_lib.grading._notebook import RemoteFunction
 from course_lib.grading._runner import Draws, Exercise, in_process_caller, report, run_exercise, score
 from course_lib.grading._seed import MissingSeed, instructor_seed
@@ -57,6 +57,13 @@ def check(name: str, function: Callable, *, points: float, hidden: bool = False)
     if remote and not hidden and name in function.hidden_checks:
         return None
     draws = Draws(instructor_seed(), name) if hidden else None
+    if remote and (found := _static.findings(function.session.sources, name, exercise.forbidden())):
+        print(
+            f"{name}: 0 / {points:g} points: its code {'; '.join(found)}. Write the computation "
+            "yourself with tensor operations: calling torch's or course_lib's implementation, or "
+            "code that hides what it calls, earns nothing."
+        )
+        return 0.0
     if not remote and not callable(function):
         print(f"{name}: 0 / {points:g} points: expected a function, got {type(function).__name__}")
         return 0.0

@@ -253,6 +253,11 @@ class Session:
             self._worker = None
             raise
 
+    @property
+    def sources(self) -> list[str]:
+        """The cells run so far, in order: the code the student's functions can see."""
+        return list(self._replay)
+
     def run_cell(self, source: str) -> list[dict]:
         """Run a cell; its outputs as plain dictionaries (untrusted: check before use)."""
         try:

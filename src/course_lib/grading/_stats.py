@@ -18,6 +18,15 @@ Z = 6.0
 _NORMAL_MASS_WITHIN_ONE_STD = math.erf(1 / math.sqrt(2))
 
 
+def _not_finite(x: torch.Tensor) -> str | None:
+    """A diagnosis for samples with NaN or infinite values (or none at all), which would make
+    every comparison below false and so pass."""
+    if x.numel() == 0:
+        return "no values to judge: the tensor is empty"
+    bad = (~torch.isfinite(x)).sum().item()
+    return f"{bad} of {x.numel()} values are NaN or infinite" if bad else None
+
+
 def _named_mistake(observed: float, mistakes: Mapping[str, float], rel: float) -> str:
     """The hint of the mistake whose predicted value is within ``rel`` of ``observed``."""
     for hint, predicted in mistakes.items():
@@ -33,6 +42,8 @@ def uniform_diagnosis(
     differs. ``mistakes`` maps a hint to the *half-width* :math:`(\text{high}-\text{low})/2` that
     mistake would produce; the hint is shown when the observed half-width matches it."""
     x = values.detach().double().flatten().cpu()
+    if (bad := _not_finite(x)) is not None:
+        return bad
     n, width = x.numel(), high - low
     smallest, largest = (v.item() for v in x.aminmax())
     where = f"values span [{smallest:.4g}, {largest:.4g}], expected [{low:.4g}, {high:.4g}]"
@@ -63,6 +74,8 @@ def normal_diagnosis(
     r"""``None`` if ``values`` look like :math:`\mathcal{N}(\text{mean}, \text{std}^2)`, else
     what differs. ``mistakes`` maps a hint to the standard deviation that mistake would give."""
     x = values.detach().double().flatten().cpu()
+    if (bad := _not_finite(x)) is not None:
+        return bad
     n = x.numel()
     observed_mean, observed_std = x.mean().item(), x.std().item()
     if abs(observed_mean - mean) > Z * std / math.sqrt(n):
