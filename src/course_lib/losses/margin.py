@@ -186,6 +186,10 @@ def multilabel_margin_loss(
         \\ell_i = \\frac{1}{C} \\sum_{j \\in Y_i} \\sum_{k \\notin Y_i}
                   \\max(0, 1 - (x_{ij} - x_{ik})).
 
+    The sums run over the pairs (sample :math:`i`, true label :math:`j`) that the targets
+    list, one row of :math:`C` hinges each: the work is the number of listed labels times
+    :math:`C`, as in torch's loop, not the longest list times :math:`C` for every sample.
+
     >>> x = torch.tensor([[0.1, 0.2, 0.4, 0.8]])
     >>> y = torch.tensor([[3, 0, -1, 1]])  # labels 3 and 0
     >>> round(multilabel_margin_loss(x, y).item(), 4)
@@ -201,14 +205,13 @@ def multilabel_margin_loss(
     listed = (labels == -1).cumsum(dim=1) == 0
     if ((labels < 0) | (labels >= scores.size(1)))[listed].any():
         raise RuntimeError("argument #2 'target' is out of range: labels lie in [0, C) or are -1")
-    listed_count = int(listed.sum(dim=1).max()) if listed.numel() else 0
-    listed = listed[:, :listed_count]  # the labels of every row come first: keep only those
-    labels = labels[:, :listed_count].masked_fill(~listed, 0)
-    is_label = torch.zeros_like(scores, dtype=torch.long).scatter_add_(1, labels, listed.long()) > 0
-    # Only the pairs (true label j, other label k) count: a padding entry j scores +inf and a
-    # true label k scores -inf, so their hinges are max(0, -inf) = 0, with a zero gradient.
-    true_scores = scores.gather(1, labels).masked_fill(~listed, math.inf)
-    other_scores = scores.masked_fill(is_label, -math.inf)
-    hinge = torch.relu((1 - true_scores).unsqueeze(2) + other_scores.unsqueeze(1))
-    loss = hinge.sum(dim=(1, 2)) / scores.size(1)
+    rows, slots = listed.nonzero(as_tuple=True)  # one pair (i, j) per listed label, by sample
+    pair_labels = labels[rows, slots]
+    is_label = torch.zeros_like(scores, dtype=torch.bool).index_put_(
+        (rows, pair_labels), torch.tensor(True, device=scores.device)
+    )
+    # A true label k scores -inf as the other label of a pair: max(0, -inf) = 0, zero gradient.
+    other_scores = scores.masked_fill(is_label, -math.inf)[rows]
+    hinge = torch.relu((1 - scores[rows, pair_labels]).unsqueeze(1) + other_scores)
+    loss = scores.new_zeros(scores.size(0)).index_add(0, rows, hinge.sum(dim=1)) / scores.size(1)
     return _reduce(loss.view(target.shape[:-1]), reduction)
