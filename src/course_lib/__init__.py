@@ -4,6 +4,8 @@ Every module mirrors a part of torch with torch's own API, written out so that t
 visible, and is tested against torch itself:
 
 - ``course_lib.init``            ``torch.nn.init``
+- ``course_lib.activations``     softmax's Jacobian, the gain of any activation (Monte Carlo)
+- ``course_lib.modules``         dropout that follows eval(), distinct units, model.apply init
 - ``course_lib.losses``          the losses of ``torch.nn.functional`` and ``torch.nn``
 - ``course_lib.optim``           ``torch.optim``
 - ``course_lib.schedulers``      ``torch.optim.lr_scheduler`` and the LR range test
@@ -22,11 +24,13 @@ import importlib
 import torch
 
 __all__ = [
+    "activations",
     "data",
     "device",
     "grading",
     "init",
     "losses",
+    "modules",
     "optim",
     "plots",
     "regularization",
