@@ -1,8 +1,8 @@
-"""The in-place form of an update (``_in_place``: SGD, ASGD, Adamax) is the pure update, bit for
-bit: called on the same inputs, it writes exactly the pure update's new parameter and new state
-into the parameter and the state's own tensors; and an optimizer stepping in place equals the
-same optimizer stepping through its pure update (in blocks), every dtype, for 20 steps.
-Equality with torch is tests/test_optim_equivalence.py's."""
+"""The in-place form of an update (``_in_place``: SGD, ASGD, Adamax, RMSprop, Adadelta) is the
+pure update, bit for bit: called on the same inputs, it writes exactly the pure update's new
+parameter and new state into the parameter and the state's own tensors; and an optimizer
+stepping in place equals the same optimizer stepping through its pure update (in blocks),
+every dtype, for 20 steps. Equality with torch is tests/test_optim_equivalence.py's."""
 
 import copy
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import course_lib.optim as optim
 from course_lib.optim._base import TensorwiseOptimizer
 
-IN_PLACE = ["ASGD", "Adamax", "SGD"]
+IN_PLACE = ["ASGD", "Adadelta", "Adamax", "RMSprop", "SGD"]
 CASES = [
     ("SGD", {"lr": 0.05}),
     ("SGD", {"lr": 0.05, "maximize": True, "weight_decay": 0.1}),
@@ -28,6 +28,13 @@ CASES = [
     ("Adamax", {}),
     ("Adamax", {"lr": 0.01, "weight_decay": 0.1, "betas": (0.5, 0.9)}),
     ("Adamax", {"lr": 0.1, "eps": 1e-3, "maximize": True}),
+    ("RMSprop", {"lr": 0.001}),
+    ("RMSprop", {"lr": 0.001, "centered": True, "alpha": 0.9}),
+    ("RMSprop", {"lr": 0.001, "momentum": 0.9, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.001, "momentum": 0.5, "centered": True, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.1}),
+    ("Adadelta", {"maximize": True}),
 ]
 IDS = [f"{name}-{kw}" for name, kw in CASES]
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]

@@ -271,6 +271,40 @@ class RMSprop(TensorwiseOptimizer):
     _elementwise = True
     _options = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        alpha: float,
+        eps: float,
+        weight_decay: float,
+        momentum: float,
+        centered: bool,
+        maximize: bool,
+    ) -> None:
+        """:func:`rmsprop_update` written into ``param`` and ``state``: the averages, the
+        momentum buffer and the parameter change in place; only the denominator is new."""
+        grad = -grad if maximize else grad
+        square_avg = state["square_avg"]
+        state["step"] += 1
+        if weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        if centered:
+            grad_avg = state["grad_avg"].lerp_(grad, 1 - alpha)
+            avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+        else:
+            avg = square_avg.sqrt()
+        avg.add_(eps)
+        if momentum > 0:
+            buf = state["momentum_buffer"].mul_(momentum).addcdiv_(grad, avg)
+            param.add_(buf, alpha=-lr)
+        else:
+            param.addcdiv_(grad, avg, value=-lr)
+
     def __init__(
         self,
         params,
@@ -327,6 +361,31 @@ class Adadelta(TensorwiseOptimizer):
     _update = staticmethod(adadelta_update)
     _elementwise = True
     _options = ("lr", "rho", "eps", "weight_decay", "maximize")
+
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        rho: float,
+        eps: float,
+        weight_decay: float,
+        maximize: bool,
+    ) -> None:
+        """:func:`adadelta_update` written into ``param`` and ``state``: both averages and the
+        parameter change in place; only the two roots are new."""
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        state["step"] += 1
+        grad = -grad if maximize else grad
+        if weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
+        std = square_avg.add(eps).sqrt_()
+        delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)
+        acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        param.add_(delta, alpha=-lr)
 
     def __init__(
         self,
