@@ -1,24 +1,24 @@
 """Forward + backward time of every course_lib loss against torch's own, on large batches.
 
 Each case builds its inputs once (seeded), then times ``loss(...).backward()`` for ours and
-for ``torch.nn.functional``'s, alternately (``timing.compare``), with the gradients of the
-inputs cleared before every call. It reports the ratio of medians and the median ratio of
-``PAIRS`` back-to-back pairs of calls (``timing.paired_ratio``, robust to load changes on a
-shared machine), and judges the budget on the latter: 1.5x torch for the elementwise and
-classification losses, 5x for CTC (a Python loop over frames against torch's C++ kernel)."""
+for ``torch.nn.functional``'s in back-to-back pairs, with the gradients of the inputs cleared
+before every call, until the interval of the median ratio is narrow (``timing.paired_ratio``,
+robust to load changes on a shared machine), and judges the budget on that interval
+(``timing.verdict``): 1.5x torch for the elementwise and classification losses, 5x for CTC (a
+Python loop over frames against torch's C++ kernel)."""
 
+import os
 
 import torch
 import torch.nn.functional as F
 
 from course_lib import losses
 
-from .timing import compare, markdown_table, paired_ratio
+from .timing import load_note, markdown_table, method_note, paired_ratio, summary, verdict
 
 N, C = 4096, 1000  # batch and classes (or features) of the large cases
 CTC_SHAPE = dict(T=100, N=16, S=30, C=20)
 BUDGET, CTC_BUDGET = 1.5, 5.0
-PAIRS = 21
 
 
 def _inputs(seed: int):
@@ -105,21 +105,21 @@ def _step(loss_fn, args, kwargs):
 
 
 def main() -> str:
+    load = os.getloadavg()
     rows = []
     for name, size, ours, theirs, args, kwargs in [*_cases(), _ctc_case()]:
         budget = CTC_BUDGET if name == "ctc_loss" else BUDGET
-        ours_step, theirs_step = _step(ours, args, kwargs), _step(theirs, args, kwargs)
-        ours_s, theirs_s = compare(ours_step, theirs_step, repeat=3, warmup=1)
-        paired = paired_ratio(ours_step, theirs_step, rounds=PAIRS)
-        verdict = "yes" if paired <= budget else "**no**"
-        row = (name, size, ours_s * 1e3, theirs_s * 1e3, ours_s / theirs_s, paired, budget, verdict)
-        rows.append(row)
+        paired = paired_ratio(_step(ours, args, kwargs), _step(theirs, args, kwargs))
+        ms = (paired.ours_s * 1e3, paired.theirs_s * 1e3)
+        rows.append((name, size, *ms, *paired.cells(), budget, verdict(paired, budget)))
     header = (
-        "loss", "size", "ours (ms)", "torch (ms)", "ratio (medians)",
-        f"paired ratio (median of {PAIRS})",
-        "budget", "within",
+        "loss", "size", "ours (ms)", "torch (ms)", "ratio, wall [95% CI]", "ratio, CPU [95% CI]",
+        "pairs", "budget", "within",
     )
     return (
-        f"## Losses: forward + backward vs torch ({torch.get_num_threads()} threads)\n\n"
+        f"## Losses: forward + backward vs torch\n\n{load_note(load)} {method_note()} *ms*: "
+        "the median call of each side.\n\n"
         + markdown_table(header, rows)
+        + "\n\n"
+        + summary([(row[0], row[-1]) for row in rows])
     )

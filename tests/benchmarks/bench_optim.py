@@ -4,19 +4,26 @@ memory allocated during it."""
 
 import contextlib
 import os
-import statistics
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 import course_lib.optim as optim
-from tests.benchmarks.timing import compare, markdown_table, paired_ratio
+from tests.benchmarks.timing import (
+    load_note,
+    markdown_table,
+    method_note,
+    paired_ratio,
+    summary,
+    verdict,
+)
 
 LAYERS = [(1024, 4096), (4096, 1024), (1024, 1024)]  # Linear(in, out): 9.45M parameters
 EMBEDDING = (36_864, 256)  # 9.44M parameters, for SparseAdam
 SPARSE_ROWS = 2048  # rows touched by one sparse gradient
 OPTIONS = {"LBFGS": {"max_iter": 2, "history_size": 5}}
 EXTRA_ROWS = [("SGD", {"momentum": 0.9})]  # beside every optimizer with its defaults
+BUDGET = 1.5  # time, ours / torch's
 
 
 def _dense_params(name: str, seed: int = 0) -> list[torch.Tensor]:
@@ -108,19 +115,17 @@ def _measure(name: str, options: dict) -> list:
     for step in (ours_step, theirs_step):  # state exists before anything is measured
         step()
     slow = name in ("Muon", "LBFGS")  # Muon: bfloat16 matrix products on a CPU
-    kw = {"rounds": 2, "repeat": 2, "warmup": 0} if slow else {"rounds": 5, "repeat": 5}
-    ours_s, theirs_s = compare(ours_step, theirs_step, **kw)
-    paired = paired_ratio(ours_step, theirs_step, rounds=5 if slow else 21)
+    paired = paired_ratio(ours_step, theirs_step, min_pairs=6 if slow else 12)
     peaks = [_peak_bytes(ours_step), _peak_bytes(theirs_step)]
     largest = max(p.numel() * p.element_size() for g in theirs.param_groups for p in g["params"])
     extra = (peaks[0] - peaks[1]) / largest
     label = name + "".join(f" ({k}={v})" for k, v in options.items() if name != "LBFGS")
     return [
         label,
-        ours_s * 1e3,
-        theirs_s * 1e3,
-        ours_s / theirs_s,
-        paired,
+        paired.ours_s * 1e3,
+        paired.theirs_s * 1e3,
+        *paired.cells(),
+        verdict(paired, BUDGET),
         *(b / 2**20 for b in peaks),
         extra,
     ]
@@ -129,33 +134,34 @@ def _measure(name: str, options: dict) -> list:
 def main() -> str:
     names = sorted(name for name in optim.__all__ if isinstance(getattr(optim, name), type))
     runs = [(name, OPTIONS.get(name, {})) for name in names] + EXTRA_ROWS
+    load = os.getloadavg()
     rows = [_measure(name, options) for name, options in runs]
     header = [
         "optimizer",
         "ours ms",
         "torch ms",
-        "ratio (medians)",
-        "paired ratio",
+        "ratio, wall [95% CI]",
+        "ratio, CPU [95% CI]",
+        "pairs",
+        f"within {BUDGET}x",
         "ours peak MiB",
         "torch peak MiB",
         "extra (largest params)",
     ]
-    ratios = [row[4] for row in rows]
     n_params = sum(i * o + o for i, o in LAYERS)
+    over_memory = ", ".join(row[0] for row in rows if row[-1] > 1.01) or "none"
     return "\n".join(
         [
             "## Optimizers: one `step()` on CPU",
             "",
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads. Dense model: "
-            f"Linear layers {LAYERS} ({n_params / 1e6:.2f}M parameters, largest "
+            f"torch {torch.__version__}; {load_note(load)} Dense "
+            f"model: Linear layers {LAYERS} ({n_params / 1e6:.2f}M parameters, largest "
             f"{LAYERS[0][0] * LAYERS[0][1] / 1e6:.2f}M; Muon gets the three weight matrices "
             f"only); SparseAdam: an embedding {EMBEDDING} with a gradient of {SPARSE_ROWS} "
             "rows; LBFGS: `max_iter=2`, `history_size=5` on a cheap closure "
             "(a quadratic with its gradient written directly). Torch runs its CPU default, "
-            "the single-tensor loop. Time: median of alternating runs of ours and torch's "
-            "in one process (`timing.compare`), after the state exists; *paired ratio*: the "
-            "median ratio of 21 back-to-back steps of both (5 for Muon and LBFGS; "
-            "`timing.paired_ratio`), on which the budget is judged. Peak: the highest "
+            "the single-tensor loop. Time of one `step()`, after the state exists: "
+            f"{method_note()} *ms*: the median step of each side. Peak: the highest "
             "level of bytes held by torch's CPU allocator during one `step()`, above the "
             "level at its start, from `torch.profiler` allocation and free events "
             "(`profile_memory=True`); it counts every tensor allocated by the step "
@@ -164,11 +170,8 @@ def main() -> str:
             "",
             markdown_table(header, rows),
             "",
-            f"Paired time ratio: median {statistics.median(ratios):.2f}, max "
-            f"{max(ratios):.2f} ({rows[ratios.index(max(ratios))][0]}). Over the 1.5x time "
-            f"budget: {', '.join(row[0] for row in rows if row[4] > 1.5) or 'none'}. Over the "
-            "memory budget (more than one largest parameter beyond torch): "
-            f"{', '.join(row[0] for row in rows if row[7] > 1.01) or 'none'}.",
+            summary([(row[0], row[6]) for row in rows]) + " Over the memory budget (more than "
+            f"one largest parameter beyond torch): {over_memory}.",
         ]
     )
 

@@ -2,21 +2,23 @@
 
 Each case builds the same scheduler on two identical SGD optimizers (4 param groups), steps
 each optimizer once (so no step-order warning is involved), then times blocks of ``STEPS``
-``scheduler.step()`` calls for ours and for ``torch.optim.lr_scheduler``'s, alternately
-(``timing.compare``: medians). Both keep stepping the same object, so the timed steps walk
-through warm-up, decay and restarts alike. Steps take microseconds, so on a busy machine the
-medians swing; the budget is judged on the median ratio of ``PAIRS`` back-to-back pairs of
-blocks (``timing.paired_ratio``), which load changes affect least. Budget: 1.5x torch."""
+``scheduler.step()`` calls for ours and for ``torch.optim.lr_scheduler``'s in back-to-back
+pairs until the interval of the median ratio is narrow (``timing.paired_ratio``). Both keep
+stepping the same object, so the timed steps walk through warm-up, decay and restarts alike.
+Steps take microseconds, so on a busy machine separate medians swing; the budget is judged on
+the interval of the paired ratio (``timing.verdict``), which load changes affect least.
+Budget: 1.5x torch."""
 
+import os
 
 import torch
 from torch.optim import lr_scheduler as theirs
 
 from course_lib import schedulers as ours
 
-from .timing import compare, markdown_table, paired_ratio
+from .timing import load_note, markdown_table, method_note, paired_ratio, summary, verdict
 
-GROUPS, STEPS, BUDGET, PAIRS = 4, 2000, 1.5, 51
+GROUPS, STEPS, BUDGET = 4, 2000, 1.5
 LONG = 10**6  # OneCycleLR must not run out of steps while being timed
 
 CASES = {
@@ -69,33 +71,26 @@ def _stepper(name, module):
 
 
 def main() -> str:
+    load = os.getloadavg()
     rows = []
     for name in CASES:
-        ours_fn, theirs_fn = _stepper(name, ours), _stepper(name, theirs)
-        ours_s, theirs_s = compare(ours_fn, theirs_fn, repeat=3, warmup=1)
-        paired = paired_ratio(ours_fn, theirs_fn, rounds=PAIRS)
-        rows.append(
-            [
-                name,
-                1e6 * ours_s / STEPS,
-                1e6 * theirs_s / STEPS,
-                ours_s / theirs_s,
-                paired,
-                "yes" if paired <= BUDGET else "NO",
-            ]
-        )
+        paired = paired_ratio(_stepper(name, ours), _stepper(name, theirs))
+        us = (1e6 * paired.ours_s / STEPS, 1e6 * paired.theirs_s / STEPS)
+        rows.append([name, *us, *paired.cells(), verdict(paired, BUDGET)])
     table = markdown_table(
         [
             "scheduler",
             "ours (us/step)",
             "torch (us/step)",
-            "ratio (medians)",
-            f"paired ratio (median of {PAIRS})",
-            f"<= {BUDGET}x",
+            "ratio, wall [95% CI]",
+            "ratio, CPU [95% CI]",
+            "pairs",
+            f"within {BUDGET}x",
         ],
         rows,
     )
     return (
         f"## Schedulers: `scheduler.step()` overhead vs torch\n\n{GROUPS} param groups, "
-        f"blocks of {STEPS} steps, median of alternating rounds.\n\n{table}"
+        f"blocks of {STEPS} steps. {load_note(load)} {method_note()}\n\n{table}\n\n"
+        + summary([(row[0], row[-1]) for row in rows])
     )
