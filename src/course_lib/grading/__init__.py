@@ -57,7 +57,7 @@ def check(name: str, function: Callable, *, points: float, hidden: bool = False)
     if remote and not hidden and name in function.hidden_checks:
         return None
     draws = Draws(instructor_seed(), name) if hidden else None
-    if remote and (found := _static.findings(function.session.sources, name, exercise.forbidden())):
+    if remote and (found := _static.findings(function.session.sources, name, exercise.forbidden(), exercise.given)):
         print(
             f"{name}: 0 / {points:g} points: its code {'; '.join(found)}. Write the computation "
             "yourself with tensor operations: calling torch's or course_lib's implementation, or "

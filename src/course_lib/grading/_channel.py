@@ -101,9 +101,10 @@ def _describe(value: Any, buffers: list[bytes], depth: int) -> Any:
 
 def _describe_tensor(tensor: torch.Tensor, buffers: list[bytes]) -> dict:
     with torch._C.DisableTorchFunctionSubclass():
-        plain = tensor.as_subclass(torch.Tensor).detach()
-    if plain.layout != torch.strided:
-        plain = plain.to_dense()
+        plain = tensor.detach()
+        if plain.layout != torch.strided:
+            plain = plain.to_dense()
+        plain = plain.as_subclass(torch.Tensor)
     name = str(plain.dtype).removeprefix("torch.")
     if name not in _DTYPES:
         raise ChannelError(f"tensors of dtype {plain.dtype} cannot be sent")

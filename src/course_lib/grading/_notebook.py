@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import course_lib
+from course_lib.grading import _seed
 from course_lib.grading._harness import Call
 from course_lib.grading._sandbox import Session
 
@@ -178,14 +179,17 @@ def student_outputs(raw: Any) -> list[dict]:
     return outputs
 
 
-def grade_notebook(cells: list[GradingCell], *, mode: str | None = None, cell_timeout: float = 60.0, call_timeout: float = 10.0) -> list[list[dict]]:
+def grade_notebook(
+    cells: list[GradingCell], seed: int, *, mode: str | None = None, cell_timeout: float = 60.0, call_timeout: float = 10.0
+) -> list[list[dict]]:
     """Each code cell's outputs: student cells run in a sandboxed worker, test cells evaluated
-    here. The hidden checks draw from the instructor's seed (``course_lib.grading._seed``)."""
+    here, hidden checks drawing their cases from the instructor's ``seed``."""
     session = Session(mode, cell_timeout=cell_timeout, call_timeout=call_timeout)
     try:
-        return [
-            evaluate_test_cell(cell.source, session) if cell.test else student_outputs(session.run_cell(cell.source))
-            for cell in cells
-        ]
+        with _seed.using(seed):
+            return [
+                evaluate_test_cell(cell.source, session) if cell.test else student_outputs(session.run_cell(cell.source))
+                for cell in cells
+            ]
     finally:
         session.close()

@@ -7,9 +7,11 @@ never sees it (it gets neither the instructor's home nor the environment). Keepi
 makes regrading reproducible: the same seed draws the same cases.
 """
 
+import contextlib
 import os
 import pathlib
 import secrets
+from collections.abc import Iterator
 
 SEED_ENV = "COURSE_GRADING_SEED"
 SEED_FILE_ENV = "COURSE_GRADING_SEED_FILE"
@@ -17,6 +19,20 @@ SEED_FILE_ENV = "COURSE_GRADING_SEED_FILE"
 
 class MissingSeed(RuntimeError):
     """Hidden checks were asked for where the instructor's grading seed is not available."""
+
+
+_given_seed: list[int] = []
+
+
+@contextlib.contextmanager
+def using(seed: int) -> Iterator[None]:
+    """Within the block, :func:`instructor_seed` is ``seed``: how a grading job on another
+    machine (a Dask worker) gets the seed its driver read."""
+    _given_seed.append(seed)
+    try:
+        yield
+    finally:
+        _given_seed.pop()
 
 
 def seed_path() -> pathlib.Path:
@@ -28,6 +44,8 @@ def seed_path() -> pathlib.Path:
 def instructor_seed() -> int:
     """The grading seed, from ``COURSE_GRADING_SEED`` or the seed file; :class:`MissingSeed`
     (with what to do) when neither exists."""
+    if _given_seed:
+        return _given_seed[-1]
     text = os.environ.get(SEED_ENV)
     if text is None and seed_path().is_file():
         text = seed_path().read_text()

@@ -4,7 +4,7 @@ The tripwires of :mod:`course_lib.grading._guard` run in the student's process, 
 submission can disable them. So the grader also reads the submission's source, which the
 student cannot change once submitted, and finds, for each exercise, the code that can run when
 its function runs: the function's own definition, the top-level definitions it names (followed
-transitively), and every top-level statement (which runs on import and can patch anything).
+transitively), and the other top-level statements that touch a name it uses.
 In that code it flags
 
 - a name that resolves, through imports and assignments, to a forbidden implementation
@@ -75,6 +75,10 @@ class _Program:
         self.definitions: dict[str, list[ast.AST]] = {}
         self.aliases: dict[str, set[str]] = {}
         self.loose: list[ast.stmt] = []
+        # ``from m import *`` may rebind any name, the exercise's own included.
+        self.star_imports = [
+            s.module or "" for s in statements if isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
+        ]
         for statement in statements:
             self._add(statement)
         for node in ast.walk(ast.Module(list(statements), [])):
@@ -128,17 +132,33 @@ class _Program:
                 resolved |= self.resolve(parts, depth + 1)
         return resolved
 
-    def reachable(self, name: str) -> list[ast.AST]:
-        """The definitions that can run when the function ``name`` runs."""
-        seen, queue, code = {name}, [name], []
+    def reachable(self, name: str, given: Iterable[str] = ()) -> list[ast.AST]:
+        """The definitions that can run when the function ``name`` runs (not those of the
+        ``given`` names, which the grader replaces by reference helpers during the check)."""
+        seen, queue, code = {name, *given}, [name], []
         while queue:
             for definition in self.definitions.get(queue.pop(), []):
                 code.append(definition)
-                for node in ast.walk(definition):
-                    if isinstance(node, ast.Name) and node.id in self.definitions and node.id not in seen:
-                        seen.add(node.id)
-                        queue.append(node.id)
+                for used in sorted(_free_names(definition)):
+                    if used in self.definitions and used not in seen:
+                        seen.add(used)
+                        queue.append(used)
         return code
+
+
+def _local_names(code: ast.AST) -> set[str]:
+    """Names a function binds itself (its arguments and assignments); none for other code."""
+    if not isinstance(code, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    bound = {n.id for n in ast.walk(code) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    arguments = (a for n in ast.walk(code) if isinstance(n, ast.arguments) for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg))
+    return bound | {a.arg for a in arguments if a}
+
+
+def _free_names(code: ast.AST) -> set[str]:
+    """Names ``code`` reads that it does not bind itself: for a function, its globals."""
+    loaded = {n.id for n in ast.walk(code) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - _local_names(code)
 
 
 def _lookup(path: str) -> object | None:
@@ -176,18 +196,26 @@ def _wraps(value: object, forbidden: Sequence[Callable]) -> str | None:
     return None
 
 
-def findings(sources: Iterable[str], name: str, forbidden: Sequence[Callable]) -> list[str]:
+def findings(sources: Iterable[str], name: str, forbidden: Sequence[Callable], given: Iterable[str] = ()) -> list[str]:
     """What, in the code that runs with the function ``name``, uses a forbidden implementation
     or hides what it calls; empty when nothing does."""
     program = _Program(_parse(sources))
     autograd = any(getattr(f, "__module__", "").startswith("torch.autograd") for f in forbidden)
-    found: list[str] = []
-    for node in (n for code in program.reachable(name) for n in ast.walk(code)):
-        found += _node_findings(node, program, forbidden, autograd)
-    # Other top-level statements run too; they may explore torch's versions freely, but not
-    # hide what they do.
-    for node in (n for code in program.loose for n in ast.walk(code)):
-        found += [f for f in _node_findings(node, program, (), False) if not f.startswith("calls ")]
+    found = [f"imports * from {module}" for module in program.star_imports]
+    reachable = program.reachable(name, given)
+    for code in reachable:
+        local = _local_names(code)
+        for node in ast.walk(code):
+            found += _node_findings(node, program, forbidden, autograd, local)
+    # Other top-level statements run too. Those that touch a name this function uses (a module,
+    # a dictionary it reads) may not hide what they do; they may explore torch's versions freely.
+    used = {name}.union(*(_free_names(code) for code in reachable))
+    for statement in program.loose:
+        if _free_names(statement) & used or any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in used for n in ast.walk(statement)
+        ):
+            for node in ast.walk(statement):
+                found += [f for f in _node_findings(node, program, (), False) if not f.startswith("calls ")]
     return sorted(set(found))
 
 
@@ -195,7 +223,7 @@ def _under(path: str, prefixes: Sequence[str]) -> bool:
     return any(path == p or path.startswith(p + ".") for p in prefixes)
 
 
-def _node_findings(node: ast.AST, program: _Program, forbidden, autograd: bool) -> list[str]:
+def _node_findings(node: ast.AST, program: _Program, forbidden, autograd: bool, local: set[str] = frozenset()) -> list[str]:
     found = []
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         if node.func.id in DYNAMIC_CALLS:
@@ -212,7 +240,7 @@ def _node_findings(node: ast.AST, program: _Program, forbidden, autograd: bool) 
             found.append(f"imports * from {node.module}")
         found += [f"imports {m}" for m in modules if _under(m, DYNAMIC_MODULES)]
     path = _dotted(node) if isinstance(node, (ast.Name, ast.Attribute, ast.Call)) else None
-    if path:
+    if path and path[0] not in local:
         for full in program.resolve(path):
             if _under(full, DYNAMIC_MODULES):
                 found.append(f"uses {full}")

@@ -19,8 +19,12 @@ import pathlib
 import tempfile
 
 import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput,
+    NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+)
 from traitlets import Float, Unicode
 
 from course_lib.grading import _runner
@@ -90,15 +94,42 @@ class SandboxedExecute(NbGraderPreprocessor):
         return nb, resources
 
 
+def cached_path(cells, cache: pathlib.Path, seed: int) -> pathlib.Path:
+    return cache / f"{cache_key(cells, seed, _runner.TIME_LIMIT_S)}.json"
+
+
+def store(path: pathlib.Path, outputs: list[list[dict]]) -> None:
+    """Write a result to the cache atomically (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as file:
+        json.dump(outputs, file)
+    os.replace(file.name, path)
+
+
 def grade_cached(cells, cache: pathlib.Path, *, cell_timeout: float = 60.0, mode: str | None = None) -> list[list[dict]]:
     """:func:`grade_notebook` with its result kept in ``cache`` under the content's key."""
     seed = instructor_seed()
-    path = cache / f"{cache_key(cells, seed, _runner.TIME_LIMIT_S)}.json"
+    path = cached_path(cells, cache, seed)
     if path.is_file():
         return json.loads(path.read_text())
-    outputs = grade_notebook(cells, mode=mode, cell_timeout=cell_timeout, call_timeout=_runner.TIME_LIMIT_S)
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=cache, delete=False, suffix=".tmp") as file:
-        json.dump(outputs, file)
-    os.replace(file.name, path)
+    outputs = grade_notebook(cells, seed, mode=mode, cell_timeout=cell_timeout, call_timeout=_runner.TIME_LIMIT_S)
+    store(path, outputs)
     return outputs
+
+
+# The preprocessor lists nbgrader_config.py gives ``Autograde``: nbgrader's own steps around ours.
+SANITIZE = [RepairSubmission, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+AUTOGRADE = [
+    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+
+
+def sanitized(path: pathlib.Path, db_url: str, assignment: str, student: str):
+    """A submitted notebook as autograde's sanitizing steps leave it (test cells restored from
+    the gradebook): what :class:`SandboxedExecute` will grade."""
+    notebook = nbformat.read(str(path), as_version=4)
+    resources = {"nbgrader": {"db_url": db_url, "assignment": assignment, "notebook": path.stem, "student": student}}
+    for step in SANITIZE:
+        notebook, resources = step().preprocess(notebook, resources)
+    return notebook
