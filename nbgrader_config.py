@@ -2,13 +2,7 @@
 
 import os
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
-    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
-)
-
-from course_lib.grading.autograde import RepairSubmission, SandboxedExecute
+from course_lib.grading.autograde import AUTOGRADE, SANITIZE
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -28,13 +22,8 @@ c.CourseDirectory.ignore = [
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 # Autograde runs submissions in a sandboxed worker and computes scores outside it
 # (course_lib/grading/autograde.py): nbgrader's own sanitizing and saving steps around ours.
-c.Autograde.sanitize_preprocessors = [
-    RepairSubmission, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
-]
-c.Autograde.autograde_preprocessors = [
-    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
-]
+c.Autograde.sanitize_preprocessors = SANITIZE
+c.Autograde.autograde_preprocessors = AUTOGRADE
 # A cell of a submission may run this long; each check's call to a student function is stopped
 # much earlier (COURSE_GRADING_TIME_LIMIT_S, 10 s by default).
 c.SandboxedExecute.cell_timeout = 60

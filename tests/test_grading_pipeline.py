@@ -78,7 +78,7 @@ class Course(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Course:
+def course(tmp_path_factory, sandbox) -> Course:
     """A course directory with the release generated and six submissions autograded."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)

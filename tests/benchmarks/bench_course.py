@@ -38,14 +38,16 @@ def nbval_seconds() -> float:
 
 
 def _baseline_assignment(course: pathlib.Path) -> None:
-    """An assignment whose only graded cell starts what every submission starts (torch and the
-    grading module) and does nothing else."""
-    cell = nbformat.v4.new_code_cell("import torch\nfrom course_lib.grading import check\n1")
+    """An assignment that starts what every submission starts (nbgrader, the sandboxed worker
+    with torch, the grading module) and does nothing else: a cell that imports torch in the
+    worker, and a graded cell."""
+    setup = nbformat.v4.new_code_cell("import torch")
+    cell = nbformat.v4.new_code_cell("from course_lib.grading import check\n1")
     cell.metadata["nbgrader"] = {
         "grade": True, "grade_id": "start", "locked": True, "points": 1,
         "schema_version": 3, "solution": False, "task": False,
     }
-    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook = nbformat.v4.new_notebook(cells=[setup, cell])
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     folder = course / "solutions" / "baseline"
     folder.mkdir(parents=True)
