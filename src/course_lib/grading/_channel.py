@@ -75,10 +75,8 @@ def round_trip(value: Any) -> Any:
 def _describe(value: Any, buffers: list[bytes], depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ChannelError(f"nested deeper than {MAX_DEPTH} levels")
-    if value is None or type(value) is bool:
+    if value is None or type(value) is bool:  # bool cannot be subclassed
         return value
-    if isinstance(value, bool):
-        return bool.__bool__(value)
     if isinstance(value, int):
         return {"int": str(int.__index__(value))}
     if isinstance(value, float):
