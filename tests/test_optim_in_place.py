@@ -1,8 +1,9 @@
-"""The in-place form of an update (``_in_place``: SGD, ASGD, Adamax, RMSprop, Adadelta) is the
-pure update, bit for bit: called on the same inputs, it writes exactly the pure update's new
-parameter and new state into the parameter and the state's own tensors; and an optimizer
-stepping in place equals the same optimizer stepping through its pure update (in blocks),
-every dtype, for 20 steps. Equality with torch is tests/test_optim_equivalence.py's."""
+"""The in-place form of an update (``_in_place``: SGD, ASGD, Adamax, RMSprop, Adadelta,
+SparseAdam) is the pure update, bit for bit: called on the same inputs, it writes exactly the
+pure update's new parameter and new state into the parameter and the state's own tensors; and
+an optimizer stepping in place equals the same optimizer stepping through its pure update (in
+blocks), every dtype, for 20 steps. Equality with torch is tests/test_optim_equivalence.py's
+and tests/test_optim_sparse.py's."""
 
 import copy
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 import course_lib.optim as optim
 from course_lib.optim._base import TensorwiseOptimizer
 
-IN_PLACE = ["ASGD", "Adadelta", "Adamax", "RMSprop", "SGD"]
+IN_PLACE = ["ASGD", "Adadelta", "Adamax", "RMSprop", "SGD", "SparseAdam"]
 CASES = [
     ("SGD", {"lr": 0.05}),
     ("SGD", {"lr": 0.05, "maximize": True, "weight_decay": 0.1}),
@@ -146,6 +147,38 @@ def test_sparse_gradients_step_sgd_in_place_as_its_pure_update():
     (w1, sparse1, b1), (w2, sparse2, b2) = results
     assert torch.equal(w1, w2) and torch.equal(b1, b2) and sparse1 and sparse2
     assert not torch.equal(w1, start)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("sparse_dims", [1, 2])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"lr": 0.01, "betas": (0.5, 0.9), "eps": 1e-4, "maximize": True}], ids=str
+)
+def test_sparse_adam_in_place_equals_its_pure_update(kwargs, sparse_dims, dtype):
+    """SparseAdam on random sparse gradients with repeated indices (coalesced by the step) and
+    an empty one: in place, the parameter and moments equal the pure update's rows put back."""
+    gen = torch.Generator().manual_seed(3)
+    start = torch.randn(12, 4, generator=gen).to(dtype)
+    grads = []
+    for step in range(15):
+        nnz = 0 if step == 5 else 6
+        indices = torch.stack([torch.randint(0, n, (nnz,), generator=gen) for n in (12, 4)])
+        values = torch.randn((nnz, *start.shape[sparse_dims:]), generator=gen).to(dtype)
+        indices = indices[:sparse_dims]
+        grads.append(torch.sparse_coo_tensor(indices, values, start.shape, check_invariants=True))
+    results = []
+    for in_place in (True, False):
+        param = torch.nn.Parameter(start.clone())
+        opt = optim.SparseAdam([param], **kwargs)
+        if not in_place:
+            opt._in_place = None
+        for grad in grads:
+            param.grad = grad.clone()
+            opt.step()
+        results.append([param.detach(), *opt.state[param].values()])
+    assert list(opt.state[param]) == ["step", "exp_avg", "exp_avg_sq"]
+    assert all(_equal(a, b) for a, b in zip(*results, strict=True))
+    assert results[0][1] == 15 and not torch.equal(results[0][0], start)
 
 
 @settings(max_examples=60, deadline=None)

@@ -15,8 +15,8 @@ the parameter and its state tensors under ``torch.no_grad()`` (in place, as torc
 keep their memory). Large tensors of an elementwise update go through the pure function in
 blocks, so that the new tensors it returns cost a block of memory, not a parameter's
 (:meth:`TensorwiseOptimizer._splitter`). An optimizer whose pure update makes more passes over
-memory than torch's in-place loop (SGD, ASGD, Adamax, RMSprop, Adadelta) also writes the same
-update out in place, op for op as torch's single-tensor loop
+memory than torch's in-place loop (SGD, ASGD, Adamax, RMSprop, Adadelta, SparseAdam) also
+writes the same update out in place, op for op as torch's single-tensor loop
 (:meth:`TensorwiseOptimizer._update_in_place`); tests prove it bit-identical to the pure
 update, which stays the definition.
 ``param_groups``, ``add_param_group``, ``zero_grad``, ``state_dict`` and ``load_state_dict``
@@ -181,7 +181,8 @@ class TensorwiseOptimizer(Optimizer):
 
         Why: a pure update returns a new parameter and new state tensors, and copying them back
         is one more pass over memory per tensor; where torch's step makes a few passes (SGD,
-        ASGD, Adamax, RMSprop, Adadelta), the copies and new tensors cost half the step again.
+        ASGD, Adamax, RMSprop, Adadelta, SparseAdam), the copies and new tensors cost half the
+        step again.
         Whole tensors, as in torch: one kernel per operation, where blocks would start one per
         block and wait for every thread of each on a busy machine."""
         self._in_place(param, param.grad, state, **options)

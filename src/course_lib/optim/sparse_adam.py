@@ -91,6 +91,39 @@ class SparseAdam(TensorwiseOptimizer):
     _options = ("lr", "betas", "eps", "maximize")
     _sparse_grads = True
 
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        maximize: bool,
+    ) -> None:
+        """:func:`sparse_adam_update` written into ``param`` and ``state``: the changes of the
+        touched rows are added in place, with no rows gathered from the parameter and put
+        back."""
+        beta1, beta2 = betas
+        grad = (-grad if maximize else grad).coalesce()
+        state["step"] += 1
+        values = grad._values()
+        if values.numel() == 0:
+            return
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        old_exp_avg = rows_of(exp_avg, grad)
+        exp_avg_change = values.sub(old_exp_avg).mul_(1 - beta1)
+        exp_avg.add_(as_rows(grad, exp_avg_change))
+        old_exp_avg_sq = rows_of(exp_avg_sq, grad)
+        exp_avg_sq_change = values.pow(2).sub_(old_exp_avg_sq).mul_(1 - beta2)
+        exp_avg_sq.add_(as_rows(grad, exp_avg_sq_change))
+        numer = exp_avg_change.add_(old_exp_avg)
+        denom = exp_avg_sq_change.add_(old_exp_avg_sq).sqrt_().add_(eps)
+        step = state["step"]
+        step_size = lr * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        param.add_(as_rows(grad, -step_size * numer.div_(denom)))
+
     def __init__(
         self,
         params,
