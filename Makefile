@@ -33,3 +33,9 @@ exercises: $(STAMP)
 
 clean:
 	rm -rf _build submitted autograded feedback gradebook.db
+
+# Full-page screenshots of every page of the book at desktop and phone width, in screenshots/,
+# for a look at the site without a browser of one's own. Needs Debian's chromium package.
+.PHONY: screenshots
+screenshots: book
+	$(PY) -m tests.browser _build/html screenshots

@@ -30,10 +30,9 @@ def test_makefile_builds_with_these_options():
     assert "jupyter-book build . " + " ".join(BUILD_OPTIONS) in recipe
 
 
-def test_book_builds_with_every_chapter_executed(tmp_path):
-    result = build(ROOT, tmp_path)
+def test_book_builds_with_every_chapter_executed(built_book):
+    result, html = built_book
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    html = tmp_path / "_build" / "html"
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     for page in pages:
@@ -54,6 +53,7 @@ def small_book(root: pathlib.Path, page: nbformat.NotebookNode) -> pathlib.Path:
     """A one-page book with the course's configuration."""
     root.mkdir()
     shutil.copy(ROOT / "_config.yml", root)
+    shutil.copytree(ROOT / "_ext", root / "_ext")
     (root / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     page.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nbformat.write(page, str(root / "page.ipynb"))
