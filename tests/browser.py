@@ -1,7 +1,8 @@
-"""The built book as a reader sees it: every page of `_toc.yml` opened in headless Chromium (Debian's
-`chromium` package, driven by Playwright) with the network blocked, and what the page shows
-checked. `tests/test_site.py` asserts on these findings; `python -m tests.browser HTML_DIR OUT_DIR`
-(`make screenshots`) saves a full-page screenshot of every page at desktop and phone width.
+"""The built book as a reader sees it: every page of `_toc.yml` opened in headless Chromium
+(Debian's `chromium` package, driven by Playwright) with the network blocked, and what the page
+shows checked. `tests/test_site.py` asserts on these findings;
+`python -m tests.browser HTML_DIR OUT_DIR` (`make screenshots`) saves a full-page screenshot of
+every page at desktop and phone width.
 
 Nothing is downloaded: Playwright drives the system's Chromium (`executable_path`), and every
 request that is not for a local file is aborted and reported.
@@ -37,7 +38,7 @@ INSTALL_HINT = (
 )
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 # A figure shown at less than this fraction of its size in pixels (matplotlib's 100 dpi) at
-# desktop width has tick labels (10 pt, 14 px) under 8.5 px: unreadable without zooming.
+# desktop width has tick labels (10 pt, 14 px) under 8.3 px: unreadable without zooming.
 MIN_FIGURE_SCALE = 0.6
 # Code lines of this many characters (the book's line length) fit the column at desktop width;
 # a longer line scrolls inside its box.
@@ -57,7 +58,7 @@ def toc_pages(toc_path: pathlib.Path = ROOT / "_toc.yml") -> list[str]:
     def walk(entries):
         for entry in entries or []:
             if "file" in entry:
-                pages.append(entry["file"])
+                pages.append(re.sub(r"\.(md|ipynb|rst)$", "", entry["file"]))
             walk(entry.get("sections"))
             walk(entry.get("chapters"))
 
@@ -98,9 +99,11 @@ class Findings:
 # Runs in the page once MathJax (if any) has typeset it. Returns the page's problems by kind.
 INSPECT_JS = r"""
 async ({ minFigureScale, codeLine }) => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+    await MathJax.startup.promise;
   const images = Array.from(document.images);
-  await Promise.all(images.map((img) => { img.loading = "eager"; return img.decode().catch(() => null); }));
+  for (const img of images) img.loading = "eager";
+  await Promise.all(images.map((img) => img.decode().catch(() => null)));
 
   const describe = (el) => {
     const cls = typeof el.className === "string" && el.className.trim()
@@ -108,7 +111,8 @@ async ({ minFigureScale, codeLine }) => {
     const text = (el.textContent || el.getAttribute("src") || "").replace(/\s+/g, " ").trim();
     return `<${el.tagName.toLowerCase()}${cls}> "${text.slice(0, 70)}"`;
   };
-  const column = document.querySelector("article.bd-article") || document.querySelector('[role="main"]');
+  const column = document.querySelector("article.bd-article")
+    || document.querySelector('[role="main"]');
   const found = { duplicate_scripts: [], raw_tex: [], math_errors: [], broken_images: [],
                   too_wide: [], split_outputs: [], code_scrolls: [], small_figures: [], links: [] };
 
@@ -142,11 +146,14 @@ async ({ minFigureScale, codeLine }) => {
   // the column that scrolls sideways (which must fit itself). A page that scrolls sideways, or
   // a box that clips what it holds, cuts content off.
   const doc = document.documentElement;
+  const px = Math.round;
   if (doc.scrollWidth > doc.clientWidth + 1)
-    found.too_wide.push(`the page scrolls sideways: ${doc.scrollWidth} px in a ${doc.clientWidth} px window`);
+    found.too_wide.push(
+      `the page scrolls sideways: ${doc.scrollWidth} px in a ${doc.clientWidth} px window`);
   const col = column.getBoundingClientRect();
   if (col.left < -1 || col.right > doc.clientWidth + 1)
-    found.too_wide.push(`the column spans ${Math.round(col.left)}..${Math.round(col.right)} px of a ${doc.clientWidth} px window`);
+    found.too_wide.push(
+      `the column spans ${px(col.left)}..${px(col.right)} px of a ${doc.clientWidth} px window`);
   const reported = new Set();
   for (const el of column.querySelectorAll("*")) {
     if (el.closest("svg, mjx-container") && !el.matches("mjx-container")) continue;
@@ -162,9 +169,11 @@ async ({ minFigureScale, codeLine }) => {
     if (r.left < bounds.left - 1 || r.right > bounds.right + 1) {
       if ([...reported].some((p) => p.contains(el))) continue;
       reported.add(el);
-      const how = box ? `cut off by ${describe(box.el).split(" ")[0]} (${Math.round(bounds.width)} px)`
-                      : `column ${Math.round(col.width)} px`;
-      found.too_wide.push(`${describe(el)}: ${Math.round(r.width)} px wide, spans ${Math.round(r.left - col.left)}..${Math.round(r.right - col.left)} px, ${how}`);
+      const how = box
+        ? `cut off by ${describe(box.el).split(" ")[0]} (${px(bounds.width)} px)`
+        : `column ${px(col.width)} px`;
+      const span = `${px(r.left - col.left)}..${px(r.right - col.left)} px`;
+      found.too_wide.push(`${describe(el)}: ${px(r.width)} px wide, spans ${span}, ${how}`);
     }
   }
 
@@ -188,9 +197,11 @@ async ({ minFigureScale, codeLine }) => {
 
   // Figures shown large enough for their text to be read.
   for (const img of column.querySelectorAll(".cell_output img, figure img, img.figure")) {
-    const scale = img.getBoundingClientRect().width / img.naturalWidth;
+    const shown = img.getBoundingClientRect().width;
+    const scale = shown / img.naturalWidth;
     if (img.naturalWidth && scale < minFigureScale)
-      found.small_figures.push(`${img.getAttribute("src")}: ${img.naturalWidth} px shown at ${Math.round(img.getBoundingClientRect().width)} px (scale ${scale.toFixed(2)} < ${minFigureScale})`);
+      found.small_figures.push(`${img.getAttribute("src")}: ${img.naturalWidth} px shown at `
+        + `${px(shown)} px (scale ${scale.toFixed(2)} < ${minFigureScale})`);
   }
 
   for (const a of document.querySelectorAll("a[href]")) found.links.push(a.href);
@@ -203,30 +214,36 @@ def open_page(browser: Browser, url: str, width: int) -> tuple[Page, Findings]:
     """Open `url` at `width` px with every request that leaves the machine aborted; the page is
     loaded and typeset when this returns. Close the page's context when done."""
     findings = Findings()
-    context = browser.new_context(viewport={"width": width, "height": HEIGHT}, service_workers="block")
+    context = browser.new_context(
+        viewport={"width": width, "height": HEIGHT}, service_workers="block"
+    )
 
-    def route(route):
+    def off_machine(address: str) -> None:
+        if not address.startswith(LOCAL_SCHEMES) and address not in findings.requests_off_machine:
+            findings.requests_off_machine.append(address)
+
+    def route(route) -> None:
+        off_machine(route.request.url)
         if route.request.url.startswith(LOCAL_SCHEMES):
             route.continue_()
         else:
-            findings.requests_off_machine.append(route.request.url)
             route.abort()
+
+    def console(message) -> None:
+        if message.type == "error":
+            findings.console_errors.append(message.text)
+
+    def failed(request) -> None:
+        if request.url.startswith("file:"):
+            findings.missing_files.append(request.url)
 
     context.route("**/*", route)
     page = context.new_page()
-    page.on("console", lambda m: m.type == "error" and findings.console_errors.append(m.text))
-    page.on("pageerror", lambda e: findings.console_errors.append(f"uncaught: {e}"))
-    page.on(
-        "request",
-        lambda r: r.url.startswith(LOCAL_SCHEMES)
-        or r.url in findings.requests_off_machine
-        or findings.requests_off_machine.append(r.url),
-    )
-    page.on("websocket", lambda ws: findings.requests_off_machine.append(ws.url))
-    page.on(
-        "requestfailed",
-        lambda r: r.url.startswith("file:") and findings.missing_files.append(r.url),
-    )
+    page.on("console", console)
+    page.on("pageerror", lambda error: findings.console_errors.append(f"uncaught: {error}"))
+    page.on("request", lambda request: off_machine(request.url))
+    page.on("websocket", lambda socket: off_machine(socket.url))
+    page.on("requestfailed", failed)
     page.goto(url, wait_until="load")
     return page, findings
 

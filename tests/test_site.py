@@ -102,7 +102,7 @@ CLEAN = """<!doctype html><html><head><meta charset="utf-8"><style>img {max-widt
 </head><body style="margin:0">
 <article class="bd-article" style="width:600px;margin-left:20px">
 <p>A formula, typeset: <mjx-container>x</mjx-container>. <a href="#here">A link</a>.</p>
-<div style="overflow-x:auto"><pre style="width:1500px">a long line that scrolls in its box</pre></div>
+<div style="overflow-x:auto"><pre style="width:1500px">a line that scrolls in its box</pre></div>
 <div class="cell_output"><img src="small.png"></div>
 <section id="here">Here.</section>
 </article></body></html>"""
