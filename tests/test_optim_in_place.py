@@ -1,9 +1,9 @@
-"""The in-place form of an update (``_in_place``: SGD, ASGD, Adamax, RMSprop, Adadelta,
+"""The in-place form of an update (``_in_place``: every elementwise optimizer but Rprop, and
 SparseAdam) is the pure update, bit for bit: called on the same inputs, it writes exactly the
 pure update's new parameter and new state into the parameter and the state's own tensors; and
 an optimizer stepping in place equals the same optimizer stepping through its pure update (in
-blocks), every dtype, for 20 steps. Equality with torch is tests/test_optim_equivalence.py's
-and tests/test_optim_sparse.py's."""
+blocks), every dtype, for 20 steps, sparse gradients included. Equality with torch is
+tests/test_optim_equivalence.py's and tests/test_optim_sparse.py's."""
 
 import copy
 
@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 import course_lib.optim as optim
 from course_lib.optim._base import TensorwiseOptimizer
 
-IN_PLACE = ["ASGD", "Adadelta", "Adamax", "RMSprop", "SGD", "SparseAdam"]
+IN_PLACE = [
+    "ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "SGD",
+    "SparseAdam",
+]
 CASES = [
     ("SGD", {"lr": 0.05}),
     ("SGD", {"lr": 0.05, "maximize": True, "weight_decay": 0.1}),
@@ -36,6 +39,22 @@ CASES = [
     ("Adadelta", {}),
     ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.1}),
     ("Adadelta", {"maximize": True}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1}),
+    ("Adagrad", {"eps": 1e-6, "maximize": True}),
+    ("Adam", {}),
+    ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "betas": (0.8, 0.9), "eps": 1e-6}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "maximize": True, "amsgrad": True}),
+    ("AdamW", {}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.5, "amsgrad": True, "maximize": True}),
+    ("NAdam", {}),
+    ("NAdam", {"weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "betas": (0.9, 0.9)}),
+    ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
 ]
 IDS = [f"{name}-{kw}" for name, kw in CASES]
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -125,28 +144,38 @@ def test_stepping_in_place_equals_stepping_through_the_pure_update(name, kwargs,
         assert all(_equal(a[key], b[key]) for key in b), name
 
 
-def test_sparse_gradients_step_sgd_in_place_as_its_pure_update():
-    """SGD accepts an embedding's sparse gradient: with momentum, its in-place form gives the
-    pure update's parameter and (sparse) momentum buffer."""
+@pytest.mark.parametrize("sparse_dims", [1, 2])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [("SGD", {"momentum": 0.9}), ("Adagrad", {"lr_decay": 0.1})], ids=str
+)
+def test_sparse_gradients_step_in_place_as_the_pure_update(name, kwargs, sparse_dims):
+    """SGD and Adagrad accept sparse gradients (an embedding's rows, or single entries): in
+    place, they give the pure update's parameter and state (SGD's momentum buffer stays
+    sparse, as in torch)."""
     gen = torch.Generator().manual_seed(2)
-    start = torch.randn(10, 3, generator=gen)
+    start = torch.randn(10, 3, generator=gen, dtype=torch.float64)
     results = []
     for in_place in (True, False):
         weight = torch.nn.Parameter(start.clone())
-        opt = optim.SGD([weight], lr=0.1, momentum=0.9)
+        opt = getattr(optim, name)([weight], lr=0.1, **kwargs)
         if not in_place:
             opt._in_place = None
-        for step in range(5):
-            rows = torch.tensor([[step, 2 * step % 10, 7]])
-            values = torch.randn(3, 3, generator=torch.Generator().manual_seed(step))
-            grad = torch.sparse_coo_tensor(rows, values, (10, 3), check_invariants=True)
-            weight.grad = grad.coalesce()
+        stream = torch.Generator().manual_seed(3)
+        for _ in range(10):  # 12 entries of 30 (or rows of 10), some repeated
+            indices = torch.stack([torch.randint(0, n, (12,), generator=stream) for n in (10, 3)])
+            values = torch.randn((12, 3)[: 3 - sparse_dims], generator=stream, dtype=torch.float64)
+            grad = torch.sparse_coo_tensor(
+                indices[:sparse_dims], values, (10, 3), check_invariants=True
+            )
+            weight.grad = grad
             opt.step()
-        buf = opt.state[weight]["momentum_buffer"]
-        results.append((weight.detach().clone(), buf.is_sparse, buf.to_dense()))
-    (w1, sparse1, b1), (w2, sparse2, b2) = results
-    assert torch.equal(w1, w2) and torch.equal(b1, b2) and sparse1 and sparse2
-    assert not torch.equal(w1, start)
+        state = {key: v.to_dense() if v.is_sparse else v for key, v in opt.state[weight].items()}
+        sparse = [key for key, v in opt.state[weight].items() if v.is_sparse]
+        results.append((weight.detach().clone(), state, sparse))
+    (w1, state1, sparse1), (w2, state2, sparse2) = results
+    assert torch.equal(w1, w2) and not torch.equal(w1, start)
+    assert list(state1) == list(state2) and all(_equal(state1[k], state2[k]) for k in state2)
+    assert sparse1 == sparse2 == (["momentum_buffer"] if name == "SGD" else [])
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)

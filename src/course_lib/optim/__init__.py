@@ -5,9 +5,10 @@ grad, state, *, <hyperparameters>)``, with its rule in the docstring, and a clas
 name, signature, defaults and state keys that subclasses :class:`torch.optim.Optimizer`, so
 param groups, ``zero_grad``, ``state_dict``, ``load_state_dict``, hooks and every
 ``torch.optim.lr_scheduler`` work as with torch's optimizers. SGD's update is two named
-pieces, :func:`sgd_direction` and :func:`descend`. The classes of SGD, ASGD, Adamax, RMSprop,
-Adadelta and SparseAdam also write their update out in place, op for op as torch's loop, tested
-bit-identical to the pure update (fewer passes over memory than a new parameter copied back).
+pieces, :func:`sgd_direction` and :func:`descend`. The classes of the elementwise optimizers
+(all but Rprop) and SparseAdam also write their update out in place, op for op as torch's
+loop, tested bit-identical to the pure update (fewer passes over memory than a new parameter
+copied back).
 L-BFGS, which needs all parameters and a closure, is a class with pure helpers
 (:func:`two_loop_direction`, :func:`strong_wolfe`, :func:`cubic_interpolate`).
 

@@ -15,7 +15,7 @@ the parameter and its state tensors under ``torch.no_grad()`` (in place, as torc
 keep their memory). Large tensors of an elementwise update go through the pure function in
 blocks, so that the new tensors it returns cost a block of memory, not a parameter's
 (:meth:`TensorwiseOptimizer._splitter`). An optimizer whose pure update makes more passes over
-memory than torch's in-place loop (SGD, ASGD, Adamax, RMSprop, Adadelta, SparseAdam) also
+memory than torch's in-place loop (every elementwise one but Rprop, and SparseAdam) also
 writes the same update out in place, op for op as torch's single-tensor loop
 (:meth:`TensorwiseOptimizer._update_in_place`); tests prove it bit-identical to the pure
 update, which stays the definition.
@@ -181,8 +181,7 @@ class TensorwiseOptimizer(Optimizer):
 
         Why: a pure update returns a new parameter and new state tensors, and copying them back
         is one more pass over memory per tensor; where torch's step makes a few passes (SGD,
-        ASGD, Adamax, RMSprop, Adadelta, SparseAdam), the copies and new tensors cost half the
-        step again.
+        ASGD, Adamax, ...), the copies and new tensors cost up to half the step again.
         Whole tensors, as in torch: one kernel per operation, where blocks would start one per
         block and wait for every thread of each on a busy machine."""
         self._in_place(param, param.grad, state, **options)
@@ -325,3 +324,11 @@ def as_rows(grad: Tensor, values: Tensor) -> Tensor:
     return torch.sparse_coo_tensor(
         grad._indices(), values, grad.shape, is_coalesced=True, check_invariants=False
     )
+
+
+def sparse_like(grad: Tensor, values: Tensor) -> Tensor:
+    """A sparse tensor of ``values`` at the entries of the coalesced sparse ``grad``, built as
+    torch's sparse optimizer loops build theirs: not flagged coalesced, so that a dense
+    ``add_(..., alpha=a)`` of it rounds as theirs does (the coalesced kernel rounds
+    :math:`\theta + a x` differently in the last bit)."""
+    return torch.sparse_coo_tensor(grad._indices(), values, grad.shape, check_invariants=False)

@@ -208,6 +208,39 @@ class Adam(TensorwiseOptimizer):
         "decoupled_weight_decay",
     )
 
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float,
+        amsgrad: bool,
+        maximize: bool,
+        decoupled_weight_decay: bool,
+    ) -> None:
+        """:func:`adam_update` written into ``param`` and ``state``: the moments (and their
+        running maximum) and the parameter change in place; only the denominator is new."""
+        beta1, beta2 = betas
+        grad = -grad if maximize else grad
+        if weight_decay != 0 and decoupled_weight_decay:
+            param.mul_(1 - lr * weight_decay)
+        elif weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        state["step"] += 1
+        t = state["step"].item()
+        exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)
+        exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        if amsgrad:
+            running_max = state["max_exp_avg_sq"]
+            exp_avg_sq = torch.maximum(running_max, exp_avg_sq, out=running_max)
+        denom = exp_avg_sq.sqrt().div_((1 - beta2**t) ** 0.5).add_(eps)
+        step_size = lr / (1 - beta1**t)
+        param.addcdiv_(exp_avg, denom, value=-step_size)
+
     def __init__(
         self,
         params,

@@ -12,6 +12,7 @@ from course_lib.optim._base import (
     zero_state,
 )
 from course_lib.optim.adam import _check_adam_family
+from course_lib.regularization import coupled_weight_decay
 
 __all__ = ["NAdam", "RAdam", "nadam_update", "radam_update"]
 
@@ -158,6 +159,39 @@ class NAdam(TensorwiseOptimizer):
         "maximize",
     )
 
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float,
+        momentum_decay: float,
+        maximize: bool,
+        decoupled_weight_decay: bool,
+    ) -> None:
+        """:func:`nadam_update` written into ``param`` and ``state``: the moments, the product
+        of the momentum coefficients and the parameter change in place."""
+        beta1, beta2 = betas
+        grad = -grad if maximize else grad
+        if weight_decay != 0 and decoupled_weight_decay:
+            param.mul_(1 - lr * weight_decay)
+        elif weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        state["step"] += 1
+        t = state["step"].item()
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * momentum_decay)))
+        product = state["mu_product"].mul_(mu).item()
+        exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)
+        exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = exp_avg_sq.div(1 - beta2**t).sqrt_().add_(eps)
+        param.addcdiv_(grad, denom, value=-lr * (1.0 - mu) / (1.0 - product))
+        param.addcdiv_(exp_avg, denom, value=(-lr * mu_next) / (1.0 - product * mu_next))
+
     def __init__(
         self,
         params,
@@ -212,6 +246,40 @@ class RAdam(TensorwiseOptimizer):
     _update = staticmethod(radam_update)
     _elementwise = True
     _options = ("lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
+
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float,
+        maximize: bool,
+        decoupled_weight_decay: bool,
+    ) -> None:
+        """:func:`radam_update` written into ``param`` and ``state``: the moments and the
+        parameter change in place; only the (rectified) step is new."""
+        beta1, beta2 = betas
+        grad = -grad if maximize else grad
+        if weight_decay != 0 and decoupled_weight_decay:
+            param.mul_(1 - lr * weight_decay)
+        elif weight_decay != 0:
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        state["step"] += 1
+        t = state["step"].item()
+        exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)
+        exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bias_correction2 = 1 - beta2**t
+        update = exp_avg.div(1 - beta1**t).mul_(lr)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * (beta2**t) / bias_correction2
+        if rho_t > 5.0:
+            rect = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            update.mul_(bias_correction2**0.5 / exp_avg_sq.sqrt().add_(eps)).mul_(rect**0.5)
+        param.add_(update, alpha=-1.0)
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ from course_lib.optim._base import (
     check_nonnegative,
     check_production_flags,
     rows_of,
+    sparse_like,
     step_counter,
     zero_state,
 )
@@ -205,6 +206,38 @@ class Adagrad(TensorwiseOptimizer):
     _elementwise = True
     _options = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
     _sparse_grads = True
+
+    @staticmethod
+    def _in_place(
+        param: Tensor,
+        grad: Tensor,
+        state: dict,
+        *,
+        lr: float,
+        lr_decay: float,
+        weight_decay: float,
+        eps: float,
+        maximize: bool,
+    ) -> None:
+        """:func:`adagrad_update` written into ``param`` and ``state``: the sum and the
+        parameter change in place (for a sparse gradient, the rows it lists)."""
+        grad = -grad if maximize else grad
+        state["step"] += 1
+        if weight_decay != 0:
+            if grad.is_sparse:
+                raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+            grad = coupled_weight_decay(grad, param, weight_decay)
+        step_size = lr / (1 + (state["step"].item() - 1) * lr_decay)
+        state_sum = state["sum"]
+        if grad.is_sparse:
+            grad = grad.coalesce()
+            values = grad._values()
+            state_sum.add_(sparse_like(grad, values.pow(2)))
+            std = rows_of(state_sum, grad).sqrt_().add_(eps)
+            param.add_(sparse_like(grad, values / std), alpha=-step_size)
+            return
+        state_sum.addcmul_(grad, grad, value=1)
+        param.addcdiv_(grad, state_sum.sqrt().add_(eps), value=-step_size)
 
     def __init__(
         self,

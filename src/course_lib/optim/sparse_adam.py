@@ -11,6 +11,7 @@ from course_lib.optim._base import (
     check_betas,
     check_lr,
     rows_of,
+    sparse_like,
     zero_state,
 )
 
@@ -114,15 +115,15 @@ class SparseAdam(TensorwiseOptimizer):
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         old_exp_avg = rows_of(exp_avg, grad)
         exp_avg_change = values.sub(old_exp_avg).mul_(1 - beta1)
-        exp_avg.add_(as_rows(grad, exp_avg_change))
+        exp_avg.add_(sparse_like(grad, exp_avg_change))
         old_exp_avg_sq = rows_of(exp_avg_sq, grad)
         exp_avg_sq_change = values.pow(2).sub_(old_exp_avg_sq).mul_(1 - beta2)
-        exp_avg_sq.add_(as_rows(grad, exp_avg_sq_change))
+        exp_avg_sq.add_(sparse_like(grad, exp_avg_sq_change))
         numer = exp_avg_change.add_(old_exp_avg)
         denom = exp_avg_sq_change.add_(old_exp_avg_sq).sqrt_().add_(eps)
         step = state["step"]
         step_size = lr * math.sqrt(1 - beta2**step) / (1 - beta1**step)
-        param.add_(as_rows(grad, -step_size * numer.div_(denom)))
+        param.add_(sparse_like(grad, -step_size * numer.div_(denom)))
 
     def __init__(
         self,
