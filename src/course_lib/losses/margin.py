@@ -164,11 +164,14 @@ def multi_margin_loss(
     labels = target.view(-1, 1)
     if ((labels < 0) | (labels >= scores.size(1))).any():
         raise RuntimeError(f"target out of range: class indices must lie in [0, {scores.size(1)})")
-    hinge = torch.relu(margin - scores.gather(1, labels) + scores) ** p
+    # The true class scores -inf as an other class: max(0, -inf) = 0, with a zero gradient.
+    others = scores.scatter(1, labels, -math.inf)
+    hinge = torch.relu(margin - scores.gather(1, labels) + others)
+    if p == 2:
+        hinge = hinge * hinge
     if weight is not None:
         hinge = hinge * weight[labels]
-    others = torch.arange(scores.size(1), device=scores.device) != labels
-    loss = torch.where(others, hinge, 0.0).mean(dim=1)
+    loss = hinge.mean(dim=1)
     return _reduce(loss.view(target.shape), reduction)
 
 
@@ -202,10 +205,16 @@ def multilabel_margin_loss(
         )
     scores = input.reshape(-1, input.size(-1))
     labels = target.reshape(scores.shape)
-    listed = (labels == -1).cumsum(dim=1) == 0
-    if ((labels < 0) | (labels >= scores.size(1)))[listed].any():
+    padding = labels == -1
+    first_pad = padding.to(torch.uint8).argmax(dim=1)  # the first -1 of a row (0 if none)
+    counts = torch.where(padding.any(dim=1), first_pad, scores.size(1))  # labels listed per row
+    listed = torch.arange(scores.size(1), device=scores.device) < counts.unsqueeze(1)
+    if (listed & ((labels < 0) | (labels >= scores.size(1)))).any():
         raise RuntimeError("argument #2 'target' is out of range: labels lie in [0, C) or are -1")
-    rows, slots = listed.nonzero(as_tuple=True)  # one pair (i, j) per listed label, by sample
+    # one pair (i, j) per listed label, by sample: row i repeated counts[i] times
+    rows = torch.repeat_interleave(counts)
+    starts = counts.cumsum(0) - counts
+    slots = torch.arange(rows.numel(), device=scores.device) - starts[rows]
     pair_labels = labels[rows, slots]
     is_label = torch.zeros_like(scores, dtype=torch.bool).index_put_(
         (rows, pair_labels), torch.tensor(True, device=scores.device)
