@@ -30,11 +30,15 @@ def course(tmp_path_factory, sandbox):
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     release = read(course / "exercises" / ASSIGNMENT / "foundations.ipynb")
     solution = solved(ASSIGNMENT)
-    submit(course, ASSIGNMENT, {
-        "solver": submission(release, solution),
-        "blank": submission(release, {}),
-        "half": submission(release, {k: v for k, v in solution.items() if "derivative" in k}),
-    })
+    submit(
+        course,
+        ASSIGNMENT,
+        {
+            "solver": submission(release, solution),
+            "blank": submission(release, {}),
+            "half": submission(release, {k: v for k, v in solution.items() if "derivative" in k}),
+        },
+    )
     return course
 
 
@@ -53,8 +57,13 @@ def test_sequential_pool_and_dask_cluster_give_the_same_results(course):
         again = cached(course)
         assert again.keys() == sequential.keys()
         for key in sequential:  # scores and reports equal; student output may differ in timing text
-            scores = [[o for o in cell if o["output_type"] == "execute_result"] for cell in again[key]]
-            assert scores == [[o for o in cell if o["output_type"] == "execute_result"] for cell in sequential[key]]
+            scores = [
+                [o for o in cell if o["output_type"] == "execute_result"] for cell in again[key]
+            ]
+            assert scores == [
+                [o for o in cell if o["output_type"] == "execute_result"]
+                for cell in sequential[key]
+            ]
 
 
 def test_nbgrader_records_the_cached_results(course, monkeypatch):
@@ -64,8 +73,14 @@ def test_nbgrader_records_the_cached_results(course, monkeypatch):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+
         def total(student):
-            return sum(g.score for g in gradebook.find_submission_notebook("foundations", ASSIGNMENT, student).grades)
+            return sum(
+                g.score
+                for g in gradebook.find_submission_notebook(
+                    "foundations", ASSIGNMENT, student
+                ).grades
+            )
 
         full = sum(points(ASSIGNMENT).values())
         assert total("solver") == full and total("blank") == 0 and 0 < total("half") < full

@@ -13,21 +13,49 @@ from course_lib.grading._channel import MAX_DEPTH, ChannelError, decode, encode,
 
 @pytest.mark.parametrize(
     "dtype",
-    [torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
-     torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128],
+    [
+        torch.bool,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.complex64,
+        torch.complex128,
+    ],
 )
 def test_tensors_of_every_dtype_cross_bit_for_bit(dtype):
     values = (torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0)) * 100).to(dtype)
     received = round_trip(values)
-    assert type(received) is torch.Tensor and received.dtype == dtype and received.shape == values.shape
+    assert (
+        type(received) is torch.Tensor
+        and received.dtype == dtype
+        and received.shape == values.shape
+    )
     assert torch.equal(received, values)
 
 
 def test_nested_plain_values_cross_unchanged():
-    value = {"a": [1, -2**70, 2.5, True, None, "text"], "b": (torch.zeros(0, 3), {"c": ()}), "nan": math.inf}
+    value = {
+        "a": [1, -(2**70), 2.5, True, None, "text"],
+        "b": (torch.zeros(0, 3), {"c": ()}),
+        "nan": math.inf,
+    }
     received = round_trip(value)
-    assert received.keys() == value.keys() and received["a"] == value["a"] and received["nan"] == math.inf
-    assert isinstance(received["b"], tuple) and received["b"][0].shape == (0, 3) and received["b"][1] == {"c": ()}
+    assert (
+        received.keys() == value.keys()
+        and received["a"] == value["a"]
+        and received["nan"] == math.inf
+    )
+    assert (
+        isinstance(received["b"], tuple)
+        and received["b"][0].shape == (0, 3)
+        and received["b"][1] == {"c": ()}
+    )
     assert math.isnan(round_trip(math.nan))
 
 
@@ -48,7 +76,9 @@ def test_subclasses_arrive_as_the_plain_type():
         def __eq__(self, other):
             return True
 
-    received = round_trip({"t": torch.ones(2).as_subclass(Liar), "f": AlwaysEqual(0.5), "i": type("I", (int,), {})(3)})
+    received = round_trip(
+        {"t": torch.ones(2).as_subclass(Liar), "f": AlwaysEqual(0.5), "i": type("I", (int,), {})(3)}
+    )
     assert type(received["t"]) is torch.Tensor and not torch.equal(received["t"], torch.zeros(2))
     assert type(received["f"]) is float and received["f"] != 0.7 and type(received["i"]) is int
 
@@ -92,8 +122,20 @@ def _message(header, body: bytes = b"") -> bytes:
         _message({"dict": [[1, 2]]}),
         _message({"float": 1.0}) + b"trailing",
     ],
-    ids=["empty", "huge header", "truncated", "unknown kind", "short tensor", "size mismatch",
-         "object dtype", "negative shape", "bad float", "giant int", "int key", "trailing bytes"],
+    ids=[
+        "empty",
+        "huge header",
+        "truncated",
+        "unknown kind",
+        "short tensor",
+        "size mismatch",
+        "object dtype",
+        "negative shape",
+        "bad float",
+        "giant int",
+        "int key",
+        "trailing bytes",
+    ],
 )
 def test_malformed_messages_are_refused(message):
     with pytest.raises(ChannelError):

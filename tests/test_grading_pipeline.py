@@ -5,6 +5,7 @@ grades. Also checks that the committed exercises/ are what nbgrader generates no
 import csv
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -187,6 +188,11 @@ def test_a_function_that_kills_its_worker_costs_only_its_own_points(course):
     }
     for student in ("solver", "blank", "mutant", "cheater", "hanger"):
         assert grades(course, student), student
+
+
+def test_only_a_real_edit_of_a_test_cell_is_reported(course):
+    changed = re.findall(r"Attribute 'checksum' for cell (\S+) has changed", course.autograde_log)
+    assert changed == ["test_eye_"], course.autograde_log[-3000:]
 
 
 def test_feedback_shows_the_diagnosis(course):

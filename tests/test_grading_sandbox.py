@@ -48,7 +48,8 @@ def test_the_sandbox_hides_the_course_the_network_and_the_environment(sandbox, m
             "print('seed', os.environ.get('COURSE_GRADING_SEED'))\n"
             "print('uid', os.getuid())\n"
             "try:\n    open('/usr/evil', 'w')\nexcept OSError as e:\n    print('usr', e.errno)\n"
-            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\nexcept OSError as e:\n    print('net', e.errno)\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
+            "except OSError as e:\n    print('net', e.errno)\n"
         )
         text = output_text(session.run_cell(probe))
     finally:
@@ -60,7 +61,10 @@ def test_the_sandbox_hides_the_course_the_network_and_the_environment(sandbox, m
 def test_a_call_past_its_time_limit_kills_the_worker_and_the_session_replays_its_cells(sandbox):
     session = Session(sandbox, call_timeout=1.0)
     try:
-        session.run_cell("import time\nSTATE = 5\ndef slow(x):\n    time.sleep(60)\ndef state(x):\n    return STATE + x")
+        session.run_cell(
+            "import time\nSTATE = 5\ndef slow(x):\n    time.sleep(60)\n"
+            "def state(x):\n    return STATE + x"
+        )
         assert session.call("", "slow", Call("returned", (1,)).plain()) == {"timed_out": True}
         assert session.call("", "state", Call("returned", (1,)).plain()) == {"value": 6}
         session.run_cell("import os\ndef die(x):\n    os._exit(7)")

@@ -18,13 +18,21 @@ NOTEBOOKS = {
 
 def notebook_code(path) -> tuple[list[str], dict[str, str]]:
     notebook = read(path)
-    setup = [c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "imports"]
+    setup = [
+        c.source
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "imports"
+    ]
     return setup, {name: solution_source(cell) for name, cell in answer_cells(notebook).items()}
 
 
 def flagged(setup: list[str], answers: dict[str, str], extra: str = "") -> list[str]:
     sources = setup + ([extra] if extra else []) + list(answers.values())
-    return [name for name in answers if findings(sources, name, _EXERCISES[name].forbidden(), _EXERCISES[name].given)]
+    return [
+        name
+        for name in answers
+        if findings(sources, name, _EXERCISES[name].forbidden(), _EXERCISES[name].given)
+    ]
 
 
 @pytest.mark.parametrize("catalogue_module", NOTEBOOKS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
@@ -42,7 +50,9 @@ def test_each_attack_is_charged_to_its_own_function_only():
     setup, answers = notebook_code(NOTEBOOKS[initialization])
     caught_when_run = {"tensor subclass that equals anything", "NaN poison"}
     for label, (name, source) in catalogue.CHEATS.items():
-        assert flagged(setup, {**answers, name: source}) == ([] if label in caught_when_run else [name]), label
+        assert flagged(setup, {**answers, name: source}) == (
+            [] if label in caught_when_run else [name]
+        ), label
     for label, source in catalogue.HARMLESS.items():
         assert flagged(setup, answers, source) == [], label
     setup, answers = notebook_code(NOTEBOOKS[foundations])
@@ -53,14 +63,32 @@ def test_each_attack_is_charged_to_its_own_function_only():
 @pytest.mark.parametrize(
     "source, finding",
     [
-        ("import torch.nn.init as I\ndef eye_(t):\n    return I.eye_(t)", "calls torch.nn.init.eye_"),
-        ("from torch.nn import init\nf = init.eye\ndef eye_(t):\n    return f(t)", "calls torch.nn.init.eye_"),
-        ("import torch\ndef eye_(t):\n    return getattr(torch.nn.init, 'eye_')(t)", "calls torch.nn.init.eye_"),
-        ("from course_lib import init as ref\ndef eye_(t):\n    return ref.eye_(t)", "calls course_lib.init.eye_"),
+        (
+            "import torch.nn.init as I\ndef eye_(t):\n    return I.eye_(t)",
+            "calls torch.nn.init.eye_",
+        ),
+        (
+            "from torch.nn import init\nf = init.eye\ndef eye_(t):\n    return f(t)",
+            "calls torch.nn.init.eye_",
+        ),
+        (
+            "import torch\ndef eye_(t):\n    return getattr(torch.nn.init, 'eye_')(t)",
+            "calls torch.nn.init.eye_",
+        ),
+        (
+            "from course_lib import init as ref\ndef eye_(t):\n    return ref.eye_(t)",
+            "calls course_lib.init.eye_",
+        ),
         ("from torch.nn.init import *\ndef eye_(t):\n    return t", "imports * from torch.nn.init"),
         ("def eye_(t):\n    return eval('t')", "uses eval()"),
-        ("import sys\ndef eye_(t):\n    return sys.modules['torch'].nn.init.eye_(t)", "uses sys.modules"),
-        ("def helper(t):\n    return t.__class__.__dict__\ndef eye_(t):\n    return helper(t)", "uses .__dict__"),
+        (
+            "import sys\ndef eye_(t):\n    return sys.modules['torch'].nn.init.eye_(t)",
+            "uses sys.modules",
+        ),
+        (
+            "def helper(t):\n    return t.__class__.__dict__\ndef eye_(t):\n    return helper(t)",
+            "uses .__dict__",
+        ),
     ],
 )
 def test_aliases_and_hiding_places_are_followed(source, finding):

@@ -28,8 +28,12 @@ def _course(root: pathlib.Path, sandboxed: bool, count: int) -> pathlib.Path:
     root.mkdir()
     config = (ROOT / "nbgrader_config.py").read_text()
     if not sandboxed:  # nbgrader's own preprocessors: a kernel per notebook, checks inside it
-        config = "\n".join(line for line in config.splitlines() if "course_lib.grading" not in line
-                           and not line.startswith(("c.Autograde.", "c.SandboxedExecute.")))
+        config = "\n".join(
+            line
+            for line in config.splitlines()
+            if "course_lib.grading" not in line
+            and not line.startswith(("c.Autograde.", "c.SandboxedExecute."))
+        )
     (root / "nbgrader_config.py").write_text(config)
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
     nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
@@ -44,12 +48,18 @@ def _course(root: pathlib.Path, sandboxed: bool, count: int) -> pathlib.Path:
 
 
 def _run(command: list[str], course: pathlib.Path) -> float:
-    environment = {**os.environ, "COURSE_GRADING_SEED": SEED, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    environment = {
+        **os.environ,
+        "COURSE_GRADING_SEED": SEED,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
     start = time.perf_counter()
     result = subprocess.run(command, cwd=course, env=environment, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -72,21 +82,50 @@ def main() -> str:
     nbgrader_bin = str(BIN / "nbgrader")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = pathlib.Path(scratch)
-        before = _run([nbgrader_bin, "autograde", ASSIGNMENT], _course(scratch / "before", False, count))
+        before = _run(
+            [nbgrader_bin, "autograde", ASSIGNMENT], _course(scratch / "before", False, count)
+        )
         sandboxed = _course(scratch / "sandboxed", True, count)
         timings = {}
         for workers in (1, 2):
             shutil.rmtree(sandboxed / ".grading-cache", ignore_errors=True)
-            command = [sys.executable, "-m", "course_lib.grading", "autograde", ASSIGNMENT, "--workers", str(workers), "--force"]
+            command = [
+                sys.executable,
+                "-m",
+                "course_lib.grading",
+                "autograde",
+                ASSIGNMENT,
+                "--workers",
+                str(workers),
+                "--force",
+            ]
             timings[workers] = _run(command, sandboxed)
     own = _own_compute_seconds()
     per_submission = timings[1] / count
     rows = [
         ("nbgrader autograde, sequential, no sandbox (before)", before, before / count, ""),
-        ("sandboxed, 1 worker", timings[1], per_submission, f"{before / timings[1]:.2f}x the speed of before (goal >= 1)"),
-        ("sandboxed, 2 workers", timings[2], timings[2] / count, f"{timings[1] / timings[2]:.2f}x 1 worker (goal >= 1.8)"),
+        (
+            "sandboxed, 1 worker",
+            timings[1],
+            per_submission,
+            f"{before / timings[1]:.2f}x the speed of before (goal >= 1)",
+        ),
+        (
+            "sandboxed, 2 workers",
+            timings[2],
+            timings[2] / count,
+            f"{timings[1] / timings[2]:.2f}x 1 worker (goal >= 1.8)",
+        ),
         ("one submission's own compute, in-process", own, own, ""),
-        ("overhead per submission beyond its own compute", per_submission - own, per_submission - own, ""),
+        (
+            "overhead per submission beyond its own compute",
+            per_submission - own,
+            per_submission - own,
+            "",
+        ),
     ]
     table = markdown_table(["path", "seconds", "per submission (s)", "ratio"], rows)
-    return f"## Grading a class: {count} submissions of {ASSIGNMENT} on {os.cpu_count()} cores\n\n" + table
+    return (
+        f"## Grading a class: {count} submissions of {ASSIGNMENT} on {os.cpu_count()} cores\n\n"
+        + table
+    )

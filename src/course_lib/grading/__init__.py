@@ -21,7 +21,14 @@ from collections.abc import Callable
 from course_lib import device
 from course_lib.grading import _static, foundations, initialization
 from course_lib.grading._notebook import RemoteFunction
-from course_lib.grading._runner import Draws, Exercise, in_process_caller, report, run_exercise, score
+from course_lib.grading._runner import (
+    Draws,
+    Exercise,
+    in_process_caller,
+    report,
+    run_exercise,
+    score,
+)
 from course_lib.grading._seed import MissingSeed, instructor_seed
 
 __all__ = ["MissingSeed", "check", "device", "exercise_names"]

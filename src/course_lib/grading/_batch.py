@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import nbformat
 
 from course_lib.grading import _runner, _static
-from course_lib.grading._notebook import GradingCell, grade_notebook, grading_input
+from course_lib.grading._notebook import GradingCell, grade_notebook, grading_input, is_test_cell
 from course_lib.grading._seed import instructor_seed
 from course_lib.grading.autograde import cached_path, sanitized, store
 
@@ -66,15 +66,22 @@ def jobs(course: pathlib.Path, assignment: str) -> tuple[list[Job], list[str]]:
     return found, problems
 
 
-def grade_job(cells: list[GradingCell], seed: int, time_limit: float, cell_timeout: float) -> list[list[dict]]:
+def grade_job(
+    cells: list[GradingCell], seed: int, time_limit: float, cell_timeout: float
+) -> list[list[dict]]:
     """The pure step, as a top-level function that a process pool or a Dask worker can run."""
     _runner.TIME_LIMIT_S = time_limit
     return grade_notebook(cells, seed, cell_timeout=cell_timeout, call_timeout=time_limit)
 
 
 def pregrade(
-    course: pathlib.Path, assignment: str, *, workers: int = 2, scheduler: str | None = None,
-    local_cluster: bool = False, cell_timeout: float = 60.0,
+    course: pathlib.Path,
+    assignment: str,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    local_cluster: bool = False,
+    cell_timeout: float = 60.0,
 ) -> dict:
     """Grade every submission of ``assignment`` not in the cache yet, ``workers`` at a time
     (or on the Dask scheduler at ``scheduler``, or a local Dask cluster); what was done."""
@@ -83,7 +90,9 @@ def pregrade(
     pending, problems = jobs(course, assignment)
     pending = [job for job in pending if not cached_path(job.cells, cache, seed).is_file()]
     arguments = [(job.cells, seed, _runner.TIME_LIMIT_S, cell_timeout) for job in pending]
-    for job, outputs in zip(pending, _run(arguments, workers, scheduler, local_cluster)):
+    for job, outputs in zip(
+        pending, _run(arguments, workers, scheduler, local_cluster), strict=True
+    ):
         store(cached_path(job.cells, cache, seed), outputs)
     return {"graded": [f"{job.student}/{job.notebook}" for job in pending], "unreadable": problems}
 
@@ -94,7 +103,11 @@ def _run(arguments: list[tuple], workers: int, scheduler: str | None, local_clus
     if scheduler or local_cluster:
         from dask.distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) if local_cluster else None
+        cluster = (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+            if local_cluster
+            else None
+        )
         with Client(scheduler or cluster) as client:
             futures = [client.submit(grade_job, *args, pure=False) for args in arguments]
             results = client.gather(futures)
@@ -105,7 +118,7 @@ def _run(arguments: list[tuple], workers: int, scheduler: str | None, local_clus
         return [grade_job(*args) for args in arguments]
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(grade_job, *zip(*arguments)))
+        return list(pool.map(grade_job, *zip(*arguments, strict=True)))
 
 
 # ---------------------------------------------------------------- the instructor's report
@@ -126,7 +139,12 @@ def fingerprint(source: str) -> str | None:
     names: dict[str, str] = {}
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+        ):
             body.pop(0)
         for field in ("id", "arg", "name"):
             value = getattr(node, field, None)
@@ -151,7 +169,9 @@ def similarity_report(course: pathlib.Path, assignment: str) -> str:
 
     references, stubs = {}, set()
     for path in (course / "solutions" / assignment).glob("*.ipynb"):
-        references.update({k: fingerprint(v) for k, v in _answers(nbformat.read(str(path), 4)).items()})
+        references.update(
+            {k: fingerprint(v) for k, v in _answers(nbformat.read(str(path), 4)).items()}
+        )
     for path in (course / "exercises" / assignment).glob("*.ipynb"):
         stubs.update(fingerprint(v) for v in _answers(nbformat.read(str(path), 4)).values())
     by_print: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -163,7 +183,7 @@ def similarity_report(course: pathlib.Path, assignment: str) -> str:
             rows.append((student, "", f"unreadable notebook: {error}"))
             continue
         answers = _answers(notebook)
-        code = [c.source for c in notebook.cells if c.cell_type == "code"]
+        code = [c.source for c in notebook.cells if c.cell_type == "code" and not is_test_cell(c)]
         for exercise, source in answers.items():
             print_ = fingerprint(source)
             print_ = None if print_ in stubs else print_
@@ -172,11 +192,17 @@ def similarity_report(course: pathlib.Path, assignment: str) -> str:
             if print_:
                 by_print[exercise, print_].append(student)
             if exercise in _EXERCISES:
-                for finding in _static.findings(code, exercise, _EXERCISES[exercise].forbidden(), _EXERCISES[exercise].given):
-                    rows.append((student, exercise, f"code {finding}"))
+                found = _static.findings(
+                    code, exercise, _EXERCISES[exercise].forbidden(), _EXERCISES[exercise].given
+                )
+                if found:
+                    rows.append((student, exercise, "code " + "; ".join(found)))
     for (exercise, _), students in sorted(by_print.items()):
         if len(students) > 1:
-            rows += [(s, exercise, f"same as {', '.join(o for o in students if o != s)} (up to names)") for s in students]
+            rows += [
+                (s, exercise, f"same as {', '.join(o for o in students if o != s)} (up to names)")
+                for s in students
+            ]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student", "exercise", "finding"])

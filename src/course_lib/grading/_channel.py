@@ -25,9 +25,18 @@ MAX_DEPTH = 32
 _DTYPES = {
     str(dtype).removeprefix("torch."): dtype
     for dtype in (
-        torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
-        torch.float16, torch.bfloat16, torch.float32, torch.float64,
-        torch.complex64, torch.complex128,
+        torch.bool,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.complex64,
+        torch.complex128,
     )
 }
 _LENGTH = struct.Struct("<Q")
@@ -57,7 +66,7 @@ def decode(message: bytes) -> Any:
     if body_start > len(message):
         raise ChannelError("header longer than the message")
     try:
-        header = json.loads(message[_LENGTH.size:body_start])
+        header = json.loads(message[_LENGTH.size : body_start])
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ChannelError(f"header is not JSON: {error}") from None
     reader = _Reader(memoryview(message)[body_start:])
@@ -119,7 +128,7 @@ class _Reader:
     def take(self, size: int) -> memoryview:
         if size < 0 or self.offset + size > len(self.data):
             raise ChannelError("a tensor's bytes run past the end of the message")
-        chunk = self.data[self.offset:self.offset + size]
+        chunk = self.data[self.offset : self.offset + size]
         self.offset += size
         return chunk
 
@@ -147,7 +156,9 @@ def _build(node: Any, reader: _Reader, depth: int) -> Any:
         items = [_build(item, reader, depth + 1) for item in payload]
         return tuple(items) if kind == "tuple" else items
     if kind == "dict" and type(payload) is list:
-        if not all(type(pair) is list and len(pair) == 2 and type(pair[0]) is str for pair in payload):
+        if not all(
+            type(pair) is list and len(pair) == 2 and type(pair[0]) is str for pair in payload
+        ):
             raise ChannelError("malformed dictionary")
         return {key: _build(item, reader, depth + 1) for key, item in payload}
     if kind == "tensor" and type(payload) is dict:

@@ -110,7 +110,10 @@ def _hidden_checks(tree: ast.Module) -> frozenset[str]:
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check":
-            hidden = any(k.arg == "hidden" and getattr(k.value, "value", False) is True for k in node.keywords)
+            hidden = any(
+                k.arg == "hidden" and getattr(k.value, "value", False) is True
+                for k in node.keywords
+            )
             if hidden and node.args and isinstance(node.args[0], ast.Constant):
                 names.add(str(node.args[0].value))
     return frozenset(names)
@@ -123,24 +126,39 @@ def evaluate_test_cell(source: str, session: Session) -> list[dict]:
     try:
         tree = ast.parse(source)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        names = _TestCellNames(session, _hidden_checks(tree if last is None else ast.Module([*tree.body, last], [])))
+        names = _TestCellNames(
+            session, _hidden_checks(tree if last is None else ast.Module([*tree.body, last], []))
+        )
         scope = {"__builtins__": builtins, "__name__": "__grader__"}
         with contextlib.redirect_stdout(printed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exec(compile(tree, "<test cell>", "exec"), scope, names)
-            value = eval(compile(ast.Expression(last.value), "<test cell>", "eval"), scope, names) if last else None
+            value = (
+                eval(compile(ast.Expression(last.value), "<test cell>", "eval"), scope, names)
+                if last
+                else None
+            )
     except Exception as error:
         outputs = [_stream(printed.getvalue())] if printed.getvalue() else []
         return outputs + [_error("GradingError", f"{type(error).__name__}: {error}")]
     outputs = [_stream(printed.getvalue())] if printed.getvalue() else []
     if value is not None:
-        outputs.append({"output_type": "execute_result", "execution_count": None, "metadata": {}, "data": {"text/plain": repr(value)}})
+        outputs.append(
+            {
+                "output_type": "execute_result",
+                "execution_count": None,
+                "metadata": {},
+                "data": {"text/plain": repr(value)},
+            }
+        )
     return outputs
 
 
 def _cut(text: Any, limit: int = MAX_CELL_TEXT) -> str:
     text = text if isinstance(text, str) else ""
-    return text if len(text) <= limit else text[:limit] + f"\n... [{len(text) - limit} characters cut]"
+    return (
+        text if len(text) <= limit else text[:limit] + f"\n... [{len(text) - limit} characters cut]"
+    )
 
 
 def _stream(text: str, name: str = "stdout") -> dict:
@@ -148,7 +166,12 @@ def _stream(text: str, name: str = "stdout") -> dict:
 
 
 def _error(name: str, value: str) -> dict:
-    return {"output_type": "error", "ename": _cut(name, 200), "evalue": _cut(value, 2000), "traceback": [f"{_cut(name, 200)}: {_cut(value, 2000)}"]}
+    return {
+        "output_type": "error",
+        "ename": _cut(name, 200),
+        "evalue": _cut(value, 2000),
+        "traceback": [f"{_cut(name, 200)}: {_cut(value, 2000)}"],
+    }
 
 
 def _png(data: Any) -> str | None:
@@ -180,7 +203,12 @@ def student_outputs(raw: Any) -> list[dict]:
 
 
 def grade_notebook(
-    cells: list[GradingCell], seed: int, *, mode: str | None = None, cell_timeout: float = 60.0, call_timeout: float = 10.0
+    cells: list[GradingCell],
+    seed: int,
+    *,
+    mode: str | None = None,
+    cell_timeout: float = 60.0,
+    call_timeout: float = 10.0,
 ) -> list[list[dict]]:
     """Each code cell's outputs: student cells run in a sandboxed worker, test cells evaluated
     here, hidden checks drawing their cases from the instructor's ``seed``."""
@@ -188,7 +216,9 @@ def grade_notebook(
     try:
         with _seed.using(seed):
             return [
-                evaluate_test_cell(cell.source, session) if cell.test else student_outputs(session.run_cell(cell.source))
+                evaluate_test_cell(cell.source, session)
+                if cell.test
+                else student_outputs(session.run_cell(cell.source))
                 for cell in cells
             ]
     finally:

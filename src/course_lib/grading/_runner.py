@@ -134,7 +134,10 @@ def plain_reply(reply: dict) -> dict:
     try:
         return round_trip(reply)
     except ChannelError as error:
-        return {"not_plain": str(error), **({"delegated": reply["delegated"]} if "delegated" in reply else {})}
+        return {
+            "not_plain": str(error),
+            **({"delegated": reply["delegated"]} if "delegated" in reply else {}),
+        }
 
 
 def judge_reply(case: Case, reply: dict) -> Outcome:
@@ -143,9 +146,15 @@ def judge_reply(case: Case, reply: dict) -> Outcome:
     if delegated:
         return Outcome(case, None, delegated_to=str(delegated[0]))
     if reply.get("timed_out"):
-        return Outcome(case, f"did not finish within {TIME_LIMIT_S:g} s: is there an endless loop?", timed_out=True)
+        return Outcome(
+            case,
+            f"did not finish within {TIME_LIMIT_S:g} s: is there an endless loop?",
+            timed_out=True,
+        )
     if "crashed" in reply:
-        return Outcome(case, f"the kernel died while running it ({reply['crashed']})", timed_out=True)
+        return Outcome(
+            case, f"the kernel died while running it ({reply['crashed']})", timed_out=True
+        )
     if "not_plain" in reply:
         return Outcome(case, f"returned something that is not plain data ({reply['not_plain']})")
     if "raised" in reply:
@@ -153,14 +162,19 @@ def judge_reply(case: Case, reply: dict) -> Outcome:
         if case.raises and case.raises in names:
             return Outcome(case, None)
         if case.raises:
-            return Outcome(case, f"raised {names[0] if names else 'an exception'}; torch raises {case.raises} here")
+            return Outcome(
+                case,
+                f"raised {names[0] if names else 'an exception'}; torch raises {case.raises} here",
+            )
         return Outcome(case, f"raised {reply.get('message', 'an exception')}")
     if case.raises:
         return Outcome(case, f"returned without an error; torch raises {case.raises} here")
     try:
         return Outcome(case, case.judge(reply.get("value")))
     except Exception as error:  # a value of an unexpected type or shape
-        return Outcome(case, f"returned a value that could not be checked ({type(error).__name__}: {error})")
+        return Outcome(
+            case, f"returned a value that could not be checked ({type(error).__name__}: {error})"
+        )
 
 
 def run_exercise(exercise: Exercise, caller: Caller, draws: Draws | None) -> list[Outcome]:

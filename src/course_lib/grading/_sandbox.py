@@ -78,11 +78,17 @@ def sandbox_mode() -> str:
 
 def _read_only_roots() -> list[str]:
     """Folders the worker needs to read: the interpreter, the packages, course_lib."""
-    roots = {sys.base_prefix, sys.prefix, str(pathlib.Path(course_lib.__file__).resolve().parent.parent)}
+    roots = {
+        sys.base_prefix,
+        sys.prefix,
+        str(pathlib.Path(course_lib.__file__).resolve().parent.parent),
+    }
     roots |= {p for p in sys.path if p.startswith(("/", "\\")) and os.path.isdir(p)}
     roots = sorted(os.path.realpath(root) for root in roots)
     # Keep the outermost folders only: a folder inside one already bound needs no bind of its own.
-    return [r for r in roots if not any(r != o and r.startswith(o.rstrip("/") + "/") for o in roots)]
+    return [
+        r for r in roots if not any(r != o and r.startswith(o.rstrip("/") + "/") for o in roots)
+    ]
 
 
 def _system_arguments() -> list[str]:
@@ -104,12 +110,33 @@ def _gpu_arguments() -> list[str]:
 
 def _bwrap_arguments() -> list[str]:
     arguments = [
-        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-        "--unshare-user", "--uid", "65534", "--gid", "65534",
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-user",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
         *_system_arguments(),
-        "--dev", "/dev", "--proc", "/proc",
-        "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--chdir", "/tmp",
-        "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--size",
+        str(SCRATCH_BYTES),
+        "--tmpfs",
+        "/tmp",
+        "--chdir",
+        "/tmp",
+        "--clearenv",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
     ]
     for root in _read_only_roots():
         if not any(root == p or root.startswith(p + "/") for p in ("/usr", "/etc")):
@@ -154,8 +181,14 @@ class Worker:
         if mode != "bwrap":  # -I ignores PYTHONPATH; the editable install is found through site
             environment["HOME"] = cwd
         self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=cwd, env=environment, preexec_fn=_limit_resources, start_new_session=True,
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            env=environment,
+            preexec_fn=_limit_resources,
+            start_new_session=True,
         )
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._process.stdout, selectors.EVENT_READ)
@@ -185,13 +218,15 @@ class Worker:
                     self.close()
                     raise WorkerFailed("the worker sent an oversized message")
                 if len(self._buffer) >= _FRAME.size + size:
-                    frame = bytes(self._buffer[_FRAME.size:_FRAME.size + size])
-                    del self._buffer[:_FRAME.size + size]
+                    frame = bytes(self._buffer[_FRAME.size : _FRAME.size + size])
+                    del self._buffer[: _FRAME.size + size]
                     try:
                         reply = decode(frame)
                     except ChannelError as error:
                         self.close()
-                        raise WorkerFailed(f"the worker sent a malformed message ({error})") from None
+                        raise WorkerFailed(
+                            f"the worker sent a malformed message ({error})"
+                        ) from None
                     if not isinstance(reply, dict):
                         self.close()
                         raise WorkerFailed("the worker sent a reply that is not a dictionary")
@@ -209,7 +244,9 @@ class Worker:
 
     def _death(self) -> str:
         code = self._process.wait()
-        return f"exit code {code}" if code >= 0 else f"killed by signal {signal.Signals(-code).name}"
+        return (
+            f"exit code {code}" if code >= 0 else f"killed by signal {signal.Signals(-code).name}"
+        )
 
     def close(self) -> None:
         """Stop the worker and every process it started."""
@@ -228,7 +265,9 @@ class Session:
     """A submission's worker over the course of one notebook: runs cells, calls functions, and
     after a timeout or a crash starts a new worker and replays the cells that ran before."""
 
-    def __init__(self, mode: str | None = None, cell_timeout: float = 60.0, call_timeout: float = 10.0):
+    def __init__(
+        self, mode: str | None = None, cell_timeout: float = 60.0, call_timeout: float = 10.0
+    ):
         self.mode = mode or sandbox_mode()
         if self.mode == "none":
             warnings.warn("grading without a sandbox (COURSE_GRADING_SANDBOX=none)", stacklevel=2)
@@ -265,7 +304,9 @@ class Session:
         except WorkerFailed as failure:
             what = "did not finish within" if failure.timed_out else "stopped the kernel:"
             detail = f"{self.cell_timeout:g} s" if failure.timed_out else str(failure)
-            return [{"type": "error", "ename": "CellFailed", "evalue": f"this cell {what} {detail}"}]
+            return [
+                {"type": "error", "ename": "CellFailed", "evalue": f"this cell {what} {detail}"}
+            ]
         self._replay.append(source)
         outputs = reply.get("outputs")
         return outputs if isinstance(outputs, list) else []

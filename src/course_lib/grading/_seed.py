@@ -59,7 +59,9 @@ def instructor_seed() -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise MissingSeed(f"the grading seed must be an integer, got {text.strip()[:40]!r}") from None
+        raise MissingSeed(
+            f"the grading seed must be an integer, got {text.strip()[:40]!r}"
+        ) from None
 
 
 def create_seed() -> pathlib.Path:

@@ -26,17 +26,93 @@ import re
 import types
 from collections.abc import Callable, Iterable, Sequence
 
-DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "breakpoint", "delattr", "setattr"}
-DYNAMIC_MODULES = ("sys.modules", "importlib", "inspect", "gc", "ctypes", "marshal", "pickle", "dill", "cloudpickle", "runpy", "code", "codeop", "pkgutil", "course_lib.grading", "IPython", "builtins", "ipykernel", "_thread")
-DYNAMIC_ATTRIBUTES = {
-    "__code__", "__globals__", "__closure__", "__dict__", "__builtins__", "__subclasses__", "__getattribute__",
-    "__wrapped__", "__func__", "__self__", "__kwdefaults__", "__defaults__", "__import__", "__loader__", "__spec__",
-    "f_globals", "f_locals", "f_back", "f_code", "gi_frame", "cr_frame", "tb_frame", "func_globals",
-    "_getframe", "settrace", "setprofile", "meta_path", "path_hooks", "FunctionType", "CodeType",
-    "ModuleType", "MethodType", "LambdaType", "get_ipython", "user_ns",
+DYNAMIC_CALLS = {
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "globals",
+    "vars",
+    "locals",
+    "breakpoint",
+    "delattr",
+    "setattr",
 }
-AUTOGRAD_PREFIXES = ("torch.autograd", "torch.func", "torch._functorch", "functorch", "torch._C._functions")
-AUTOGRAD_ATTRIBUTES = {"backward", "grad", "grad_fn", "_grad_fn", "register_hook", "jvp", "vjp", "jacrev", "jacfwd"}
+DYNAMIC_MODULES = (
+    "sys.modules",
+    "importlib",
+    "inspect",
+    "gc",
+    "ctypes",
+    "marshal",
+    "pickle",
+    "dill",
+    "cloudpickle",
+    "runpy",
+    "code",
+    "codeop",
+    "pkgutil",
+    "course_lib.grading",
+    "IPython",
+    "builtins",
+    "ipykernel",
+    "_thread",
+)
+DYNAMIC_ATTRIBUTES = {
+    "__code__",
+    "__globals__",
+    "__closure__",
+    "__dict__",
+    "__builtins__",
+    "__subclasses__",
+    "__getattribute__",
+    "__wrapped__",
+    "__func__",
+    "__self__",
+    "__kwdefaults__",
+    "__defaults__",
+    "__import__",
+    "__loader__",
+    "__spec__",
+    "f_globals",
+    "f_locals",
+    "f_back",
+    "f_code",
+    "gi_frame",
+    "cr_frame",
+    "tb_frame",
+    "func_globals",
+    "_getframe",
+    "settrace",
+    "setprofile",
+    "meta_path",
+    "path_hooks",
+    "FunctionType",
+    "CodeType",
+    "ModuleType",
+    "MethodType",
+    "LambdaType",
+    "get_ipython",
+    "user_ns",
+}
+AUTOGRAD_PREFIXES = (
+    "torch.autograd",
+    "torch.func",
+    "torch._functorch",
+    "functorch",
+    "torch._C._functions",
+)
+AUTOGRAD_ATTRIBUTES = {
+    "backward",
+    "grad",
+    "grad_fn",
+    "_grad_fn",
+    "register_hook",
+    "jvp",
+    "vjp",
+    "jacrev",
+    "jacfwd",
+}
 TRUSTED_ROOTS = ("torch", "course_lib", "math", "numpy")
 _MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
 
@@ -59,8 +135,12 @@ def _dotted(node: ast.AST) -> list[str] | None:
         base = _dotted(node.value)
         return base + [node.attr] if base else None
     if (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
-        and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
     ):
         base = _dotted(node.args[0])
         return base + [node.args[1].value] if base else None
@@ -77,7 +157,9 @@ class _Program:
         self.loose: list[ast.stmt] = []
         # ``from m import *`` may rebind any name, the exercise's own included.
         self.star_imports = [
-            s.module or "" for s in statements if isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
+            s.module or ""
+            for s in statements
+            if isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
         ]
         for statement in statements:
             self._add(statement)
@@ -113,7 +195,10 @@ class _Program:
             for alias in node.names:
                 name = alias.asname or alias.name
                 self.aliases.setdefault(name, set()).add(f"{node.module}.{alias.name}")
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and getattr(node, "value", None) is not None:
+        elif (
+            isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr))
+            and getattr(node, "value", None) is not None
+        ):
             path = _dotted(node.value)
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -150,14 +235,23 @@ def _local_names(code: ast.AST) -> set[str]:
     """Names a function binds itself (its arguments and assignments); none for other code."""
     if not isinstance(code, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return set()
-    bound = {n.id for n in ast.walk(code) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    arguments = (a for n in ast.walk(code) if isinstance(n, ast.arguments) for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg))
+    bound = {
+        n.id for n in ast.walk(code) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
+    arguments = (
+        a
+        for n in ast.walk(code)
+        if isinstance(n, ast.arguments)
+        for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg)
+    )
     return bound | {a.arg for a in arguments if a}
 
 
 def _free_names(code: ast.AST) -> set[str]:
     """Names ``code`` reads that it does not bind itself: for a function, its globals."""
-    loaded = {n.id for n in ast.walk(code) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    loaded = {
+        n.id for n in ast.walk(code) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     return loaded - _local_names(code)
 
 
@@ -196,7 +290,9 @@ def _wraps(value: object, forbidden: Sequence[Callable]) -> str | None:
     return None
 
 
-def findings(sources: Iterable[str], name: str, forbidden: Sequence[Callable], given: Iterable[str] = ()) -> list[str]:
+def findings(
+    sources: Iterable[str], name: str, forbidden: Sequence[Callable], given: Iterable[str] = ()
+) -> list[str]:
     """What, in the code that runs with the function ``name``, uses a forbidden implementation
     or hides what it calls; empty when nothing does."""
     program = _Program(_parse(sources))
@@ -212,10 +308,15 @@ def findings(sources: Iterable[str], name: str, forbidden: Sequence[Callable], g
     used = {name}.union(*(_free_names(code) for code in reachable))
     for statement in program.loose:
         if _free_names(statement) & used or any(
-            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in used for n in ast.walk(statement)
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in used
+            for n in ast.walk(statement)
         ):
             for node in ast.walk(statement):
-                found += [f for f in _node_findings(node, program, (), False) if not f.startswith("calls ")]
+                found += [
+                    f
+                    for f in _node_findings(node, program, (), False)
+                    if not f.startswith("calls ")
+                ]
     return sorted(set(found))
 
 
@@ -223,7 +324,9 @@ def _under(path: str, prefixes: Sequence[str]) -> bool:
     return any(path == p or path.startswith(p + ".") for p in prefixes)
 
 
-def _node_findings(node: ast.AST, program: _Program, forbidden, autograd: bool, local: set[str] = frozenset()) -> list[str]:
+def _node_findings(
+    node: ast.AST, program: _Program, forbidden, autograd: bool, local: set[str] = frozenset()
+) -> list[str]:
     found = []
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         if node.func.id in DYNAMIC_CALLS:
@@ -235,7 +338,9 @@ def _node_findings(node: ast.AST, program: _Program, forbidden, autograd: bool, 
     if isinstance(node, ast.Attribute) and autograd and node.attr in AUTOGRAD_ATTRIBUTES:
         found.append(f"uses autograd (.{node.attr})")
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        modules = (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             found.append(f"imports * from {node.module}")
         found += [f"imports {m}" for m in modules if _under(m, DYNAMIC_MODULES)]

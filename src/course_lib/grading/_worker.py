@@ -41,7 +41,9 @@ def write_frame(stream, payload: bytes) -> None:
 
 
 def _cut(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n... [{len(text) - limit} characters cut]"
+    return (
+        text if len(text) <= limit else text[:limit] + f"\n... [{len(text) - limit} characters cut]"
+    )
 
 
 def _run_cell(shell, source: str) -> dict:
@@ -62,7 +64,9 @@ def _run_cell(shell, source: str) -> dict:
         outputs.append({"type": "display_data", "data": shown})
     error = result.error_in_exec or result.error_before_exec
     if error is not None:
-        outputs.append({"type": "error", "ename": type(error).__name__, "evalue": _cut(str(error), 2000)})
+        outputs.append(
+            {"type": "error", "ename": type(error).__name__, "evalue": _cut(str(error), 2000)}
+        )
     return {"outputs": outputs}
 
 
@@ -72,7 +76,10 @@ def _call(namespace: dict, exercises: dict, request: dict) -> dict:
     exercise = exercises.get(request["exercise"])
     function = namespace.get(request["function"])
     if not callable(function):
-        return {"raised": ["NameError"], "message": f"NameError: {request['function']} is not defined as a function"}
+        return {
+            "raised": ["NameError"],
+            "message": f"NameError: {request['function']} is not defined as a function",
+        }
     forbidden, given = (exercise.forbidden(), exercise.given) if exercise else ((), {})
     return call_student(Call.from_plain(request["call"]), function, forbidden, given)
 

@@ -20,10 +20,20 @@ import tempfile
 
 import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput,
-    NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
 )
 from traitlets import Float, Unicode
 
@@ -39,7 +49,9 @@ def repair(notebook) -> list[str]:
     problems: list[str] = []
     seen: set[str] = set()
     validator = MetadataValidator()
-    notebook.cells = [c for c in notebook.cells if NOTE_TAG not in c.get("metadata", {}).get("tags", [])]
+    notebook.cells = [
+        c for c in notebook.cells if NOTE_TAG not in c.get("metadata", {}).get("tags", [])
+    ]
     for index, cell in enumerate(notebook.cells):
         meta = cell.get("metadata", {}).get("nbgrader")
         if meta is None:
@@ -49,7 +61,7 @@ def repair(notebook) -> list[str]:
         if not isinstance(meta, dict) or not isinstance(grade_id, str):
             problem = f"cell {index + 1} has nbgrader metadata without a grade_id"
         elif grade_id in seen:
-            problem = f"cell {index + 1} repeats grade_id {grade_id!r}; only the first such cell is graded"
+            problem = f"cell {index + 1} repeats grade_id {grade_id!r}; only the first is graded"
         else:
             try:
                 if meta.get("schema_version") != 3:
@@ -63,17 +75,49 @@ def repair(notebook) -> list[str]:
         else:
             seen.add(grade_id)
     if problems:
-        text = "**Grading note.** This notebook was repaired before grading:\n\n" + "\n".join(f"- {p}" for p in problems)
+        text = "**Grading note.** This notebook was repaired before grading:\n\n" + "\n".join(
+            f"- {p}" for p in problems
+        )
         notebook.cells.insert(0, nbformat.v4.new_markdown_cell(text, metadata={"tags": [NOTE_TAG]}))
     return problems
 
 
+def restore_hidden_tests(notebook, db_url: str, assignment: str, notebook_id: str) -> None:
+    """Put back the hidden tests of every locked cell that is exactly as it was released.
+
+    nbgrader releases a test cell without its hidden tests but keeps the checksum of the whole
+    cell in the gradebook, so on its own it reports every untouched test cell as changed
+    ("Attribute 'checksum' ... has changed!") while it restores them, and a real edit drowns in
+    those reports. A cell that was edited still differs from its released form here, so nbgrader
+    still reports and restores it."""
+    with Gradebook(db_url) as gradebook:
+        for cell in notebook.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if not meta.get("locked") or "grade_id" not in meta:
+                continue
+            try:
+                source = gradebook.find_source_cell(meta["grade_id"], notebook_id, assignment)
+            except MissingEntry:
+                continue
+            released = nbformat.from_dict({"cell_type": source.cell_type, "source": source.source})
+            ClearHiddenTests()._remove_hidden_test_region(released)
+            if cell.source == released.source:
+                cell.source = source.source
+
+
 class RepairSubmission(NbGraderPreprocessor):
-    """First sanitizing step of autograde: see :func:`repair`."""
+    """First sanitizing step of autograde: see :func:`repair` and :func:`restore_hidden_tests`."""
 
     def preprocess(self, nb, resources):
+        where = resources["nbgrader"]
+        restore_hidden_tests(nb, where["db_url"], where["assignment"], where["notebook"])
         for problem in repair(nb):
-            self.log.warning("%s / %s: %s", resources.get("nbgrader", {}).get("student"), resources.get("unique_key"), problem)
+            self.log.warning(
+                "%s / %s: %s",
+                resources.get("nbgrader", {}).get("student"),
+                resources.get("unique_key"),
+                problem,
+            )
         return nb, resources
 
 
@@ -82,13 +126,19 @@ class SandboxedExecute(NbGraderPreprocessor):
     computed outside it (see the module's docstring)."""
 
     cell_timeout = Float(60.0, help="Seconds one cell of a submission may run.").tag(config=True)
-    cache_directory = Unicode(".grading-cache", help="Where graded results are cached, by content.").tag(config=True)
+    cache_directory = Unicode(
+        ".grading-cache", help="Where graded results are cached, by content."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         cells = grading_input(nb)
-        outputs = grade_cached(cells, pathlib.Path(self.cache_directory), cell_timeout=self.cell_timeout)
+        outputs = grade_cached(
+            cells, pathlib.Path(self.cache_directory), cell_timeout=self.cell_timeout
+        )
         code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-        for count, (cell, cell_outputs) in enumerate(zip(code_cells, outputs), start=1):
+        for count, (cell, cell_outputs) in enumerate(
+            zip(code_cells, outputs, strict=True), start=1
+        ):
             cell.outputs = [nbformat.from_dict(output) for output in cell_outputs]
             cell.execution_count = count
         return nb, resources
@@ -106,22 +156,38 @@ def store(path: pathlib.Path, outputs: list[list[dict]]) -> None:
     os.replace(file.name, path)
 
 
-def grade_cached(cells, cache: pathlib.Path, *, cell_timeout: float = 60.0, mode: str | None = None) -> list[list[dict]]:
+def grade_cached(
+    cells, cache: pathlib.Path, *, cell_timeout: float = 60.0, mode: str | None = None
+) -> list[list[dict]]:
     """:func:`grade_notebook` with its result kept in ``cache`` under the content's key."""
     seed = instructor_seed()
     path = cached_path(cells, cache, seed)
     if path.is_file():
         return json.loads(path.read_text())
-    outputs = grade_notebook(cells, seed, mode=mode, cell_timeout=cell_timeout, call_timeout=_runner.TIME_LIMIT_S)
+    outputs = grade_notebook(
+        cells, seed, mode=mode, cell_timeout=cell_timeout, call_timeout=_runner.TIME_LIMIT_S
+    )
     store(path, outputs)
     return outputs
 
 
 # The preprocessor lists nbgrader_config.py gives ``Autograde``: nbgrader's own steps around ours.
-SANITIZE = [RepairSubmission, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+SANITIZE = [
+    RepairSubmission,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 AUTOGRADE = [
-    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
+    SandboxedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
 ]
 
 
@@ -129,7 +195,14 @@ def sanitized(path: pathlib.Path, db_url: str, assignment: str, student: str):
     """A submitted notebook as autograde's sanitizing steps leave it (test cells restored from
     the gradebook): what :class:`SandboxedExecute` will grade."""
     notebook = nbformat.read(str(path), as_version=4)
-    resources = {"nbgrader": {"db_url": db_url, "assignment": assignment, "notebook": path.stem, "student": student}}
+    resources = {
+        "nbgrader": {
+            "db_url": db_url,
+            "assignment": assignment,
+            "notebook": path.stem,
+            "student": student,
+        }
+    }
     for step in SANITIZE:
         notebook, resources = step().preprocess(notebook, resources)
     return notebook
