@@ -57,6 +57,18 @@ def test_page_reads_cleanly(chromium, site, page, width):
     assert findings.links, f"{page}: no links at all, so none were checked"
 
 
+def test_index_html_opens_the_first_page(chromium, site):
+    """The README tells readers to open _build/html/index.html."""
+    page, findings = browser.open_page(chromium, (site / "index.html").resolve().as_uri(), 1280)
+    try:
+        page.wait_for_url(f"**/{PAGES[0]}.html", timeout=10_000)
+        heading = page.locator("article h1").first.inner_text()
+    finally:
+        page.context.close()
+    assert heading.strip()
+    assert findings.problems() == {}
+
+
 @pytest.mark.parametrize("query", ["xavier", "gradient"])
 def test_search_finds_pages_and_shows_their_text_offline(chromium, site, query):
     page, findings = browser.open_page(chromium, url(site, "search") + f"?q={query}", 1280)
