@@ -9,7 +9,8 @@ link to a page or anchor of the book that exists. Search must find pages and sho
 each, offline. The checks are first shown to catch what they look for, on small pages made here.
 
 Needs Debian's `chromium` package; where it is missing these tests skip and say how to install
-it, except under CI (`CI=true`), where they fail: `.ci/run` installs it. The book is built once per session (the `built_book` fixture, shared with test_book.py).
+it, except under CI (`CI=true`), where they fail: `.ci/run` installs it. The book is built once
+per session (the `built_book` fixture, shared with test_book.py).
 """
 
 import os
