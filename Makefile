@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: book test bench exercises clean venv
+.PHONY: book test bench exercises clean venv screenshots
 
 venv: $(STAMP)
 
@@ -32,10 +32,9 @@ exercises: $(STAMP)
 	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
 
 clean:
-	rm -rf _build submitted autograded feedback gradebook.db
+	rm -rf _build submitted autograded feedback gradebook.db grades.csv .grading-cache screenshots
 
 # Full-page screenshots of every page of the book at desktop and phone width, in screenshots/,
 # for a look at the site without a browser of one's own. Needs Debian's chromium package.
-.PHONY: screenshots
 screenshots: book
 	$(PY) -m tests.browser _build/html screenshots
