@@ -270,6 +270,117 @@ MUTANTS = {
             "    return tensor"
         ),
     },
+    "gain_for": {
+        "returns 1/g": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.randn(n_samples, generator=generator, dtype=torch.float64)\n"
+            "    return activation(z).pow(2).mean().sqrt().item()"
+        ),
+        "returns g^2 (no square root)": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.randn(n_samples, generator=generator, dtype=torch.float64)\n"
+            "    return (1 / activation(z).pow(2).mean()).item()"
+        ),
+        "variance instead of the second moment": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.randn(n_samples, generator=generator, dtype=torch.float64)\n"
+            "    return (1 / activation(z).std()).item()"
+        ),
+        "the derivative's second moment (backward gain)": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.randn(n_samples, generator=generator, dtype=torch.float64, requires_grad=True)\n"
+            "    (slope,) = torch.autograd.grad(activation(z).sum(), z)\n"
+            "    return (1 / slope.pow(2).mean().sqrt()).item()"
+        ),
+        "uniform samples on [0, 1)": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.rand(n_samples, generator=generator, dtype=torch.float64)\n"
+            "    return (1 / activation(z).pow(2).mean().sqrt()).item()"
+        ),
+        "ignores the generator": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.randn(n_samples, dtype=torch.float64)\n"
+            "    return (1 / activation(z).pow(2).mean().sqrt()).item()"
+        ),
+        "returns a tensor": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.randn(n_samples, generator=generator, dtype=torch.float64)\n"
+            "    return 1 / activation(z).pow(2).mean().sqrt()"
+        ),
+    },
+    "distinct_units": {
+        "distinct entries": "def distinct_units(weight):\n    return len(torch.unique(weight))",
+        "distinct columns": "def distinct_units(weight):\n    return torch.unique(weight, dim=1).shape[1]",
+        "rows compared by their sums": (
+            "def distinct_units(weight):\n"
+            "    return len(torch.unique(weight.reshape(len(weight), -1).sum(dim=1)))"
+        ),
+        "each row compared with the first only": (
+            "def distinct_units(weight):\n"
+            "    return 1 + int((weight != weight[0]).reshape(len(weight), -1).any(dim=1).sum())"
+        ),
+        "equal within a tolerance": (
+            "def distinct_units(weight):\n    kept = []\n"
+            "    for row in weight.reshape(len(weight), -1):\n"
+            "        if not any(torch.allclose(row, other) for other in kept):\n"
+            "            kept.append(row)\n    return len(kept)"
+        ),
+        "all equal or all different (passes the visible checks)": (
+            "def distinct_units(weight):\n    return 1 if weight.std() == 0 else weight.shape[0]"
+        ),
+    },
+    "init_weights": {
+        "linear layers only": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, nn.Linear):\n"
+            "        nn.init.kaiming_normal_(module.weight, nonlinearity='relu')\n"
+            "        if module.bias is not None:\n            nn.init.zeros_(module.bias)\n"
+            "    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):\n"
+            "        nn.init.ones_(module.weight)\n        nn.init.zeros_(module.bias)"
+        ),
+        "mode fan_out": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+            "        nn.init.kaiming_normal_(module.weight, mode='fan_out', nonlinearity='relu')\n"
+            "        if module.bias is not None:\n            nn.init.zeros_(module.bias)\n"
+            "    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):\n"
+            "        nn.init.ones_(module.weight)\n        nn.init.zeros_(module.bias)"
+        ),
+        "bias=False layers crash (zeros_ of None)": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+            "        nn.init.kaiming_normal_(module.weight, nonlinearity='relu')\n"
+            "        nn.init.zeros_(module.bias)\n"
+            "    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):\n"
+            "        nn.init.ones_(module.weight)\n        nn.init.zeros_(module.bias)"
+        ),
+        "uniform instead of normal": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+            "        nn.init.kaiming_uniform_(module.weight, nonlinearity='relu')\n"
+            "        if module.bias is not None:\n            nn.init.zeros_(module.bias)\n"
+            "    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):\n"
+            "        nn.init.ones_(module.weight)\n        nn.init.zeros_(module.bias)"
+        ),
+        "every module with a weight": (
+            "def init_weights(module):\n"
+            "    if hasattr(module, 'weight'):\n"
+            "        nn.init.kaiming_normal_(module.weight, nonlinearity='relu')"
+        ),
+        "normalization layers forgotten": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+            "        nn.init.kaiming_normal_(module.weight, nonlinearity='relu')\n"
+            "        if module.bias is not None:\n            nn.init.zeros_(module.bias)"
+        ),
+        "biases left at PyTorch's default": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+            "        kaiming_normal_(module.weight, nonlinearity='relu')\n"
+            "    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):\n"
+            "        constant_(module.weight, 1.0)\n        constant_(module.bias, 0.0)"
+        ),
+    },
 }
 
 ALTERNATIVES = {
@@ -394,6 +505,47 @@ ALTERNATIVES = {
             "    return tensor"
         ),
     },
+    "gain_for": {
+        "quadrature instead of sampling": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    z = torch.linspace(-10, 10, 200_001, dtype=torch.float64)\n"
+            "    density = torch.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)\n"
+            "    return (1 / torch.trapezoid(activation(z) ** 2 * density, z).sqrt()).item()"
+        ),
+        "normal samples by Box-Muller from the generator's uniforms": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    u = torch.rand(2, n_samples, generator=generator, dtype=torch.float64)\n"
+            "    z = torch.sqrt(-2 * torch.log1p(-u[0])) * torch.cos(2 * math.pi * u[1])\n"
+            "    return float(torch.mean(activation(z) ** 2) ** -0.5)"
+        ),
+    },
+    "distinct_units": {
+        "a Python set of tuples": (
+            "def distinct_units(weight):\n    if weight.dim() < 2:\n"
+            "        raise ValueError('a weight has at least 2 dimensions')\n"
+            "    return len({tuple(row.tolist()) for row in weight.flatten(1)})"
+        ),
+    },
+    "init_weights": {
+        "the formula by hand, reset_parameters for normalization": (
+            "def init_weights(module):\n"
+            "    if type(module) in (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d):\n"
+            "        with torch.no_grad():\n"
+            "            fan_in = module.weight[0].numel()\n"
+            "            module.weight.normal_(0.0, math.sqrt(2 / fan_in))\n"
+            "            if module.bias is not None:\n                module.bias.zero_()\n"
+            "    elif type(module) in (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm):\n"
+            "        module.reset_parameters()"
+        ),
+        "torch's nn.init": (
+            "def init_weights(module):\n"
+            "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+            "        nn.init.kaiming_normal_(module.weight, mode='fan_in', nonlinearity='relu')\n"
+            "        if module.bias is not None:\n            nn.init.zeros_(module.bias)\n"
+            "    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):\n"
+            "        nn.init.ones_(module.weight)\n        nn.init.zeros_(module.bias)"
+        ),
+    },
 }
 
 CHEATS = {
@@ -448,6 +600,31 @@ CHEATS = {
         "calls torch": (
             "def calculate_gain(nonlinearity, param=None):\n"
             "    return torch.nn.init.calculate_gain(nonlinearity, param)"
+        ),
+    },
+    "gain_for": {
+        "looks the gain up in calculate_gain": (
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    name = getattr(activation, '__name__', 'linear')\n"
+            "    return torch.nn.init.calculate_gain('linear' if name == '<lambda>' else name)"
+        ),
+        "calls course_lib's quadrature": (
+            "from course_lib.activations import second_moment as _moment\n"
+            "def gain_for(activation, n_samples=1_000_000, generator=None):\n"
+            "    return _moment(activation) ** -0.5"
+        ),
+    },
+    "distinct_units": {
+        "calls course_lib": (
+            "from course_lib.modules import distinct_units as _reference\n"
+            "def distinct_units(weight):\n    return _reference(weight)"
+        ),
+    },
+    "init_weights": {
+        "calls course_lib": (
+            "def init_weights(module):\n"
+            "    from course_lib.modules import init_weights as reference\n"
+            "    reference(module)"
         ),
     },
 }

@@ -20,6 +20,7 @@ from torch import nn
 
 from course_lib import device, train
 from course_lib.grading import _guard
+from course_lib.modules import build_model
 
 # Optimizers a train_step case may ask for, by name (never an arbitrary attribute of torch.optim).
 OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam}
@@ -153,6 +154,98 @@ def accumulated(function: Callable, n: int, micro: int, stale: bool, seed: int) 
 HARNESSES: dict[str, Callable] = {
     f.__name__: f for f in (returned, fill, fill_twice, fill_parameter, gradient_std, train_steps, accumulated)
 }
+
+
+# ---------------------------------------------------------------- modules, activations, classes
+
+# Activations a gain_for case may ask for, by name: each entry makes the function from plain
+# parameters (leaky_relu's negative slope), so that a case names an activation with plain data.
+GAIN_ACTIVATIONS: dict[str, Callable[..., Callable[[torch.Tensor], torch.Tensor]]] = {
+    "identity": lambda: (lambda z: z),
+    "relu": lambda: torch.relu,
+    "leaky_relu": lambda negative_slope: (lambda z: nn.functional.leaky_relu(z, negative_slope)),
+    "tanh": lambda: torch.tanh,
+    "sigmoid": lambda: torch.sigmoid,
+    "gelu": lambda: nn.functional.gelu,
+    "silu": lambda: nn.functional.silu,
+    "elu": lambda: nn.functional.elu,
+}
+
+
+def gain_activation(
+    name: str, params: Mapping[str, Any]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation ``name`` of :data:`GAIN_ACTIVATIONS` with ``params``."""
+    return GAIN_ACTIVATIONS[name](**params)
+
+
+def gain_twice(function: Callable, name: str, params: dict, n_samples: int, seed: int) -> list:
+    """Two calls of ``function(activation, n_samples, generator)``, each with a fresh CPU
+    generator seeded with ``seed``: equal results mean the samples come from that generator."""
+    activation = gain_activation(name, params)
+    return [function(activation, n_samples, torch.Generator().manual_seed(seed)) for _ in range(2)]
+
+
+def dropout_setup(
+    sizes: list, n_inputs: int, seed: int, identity_readout: bool
+) -> tuple[dict, torch.Tensor]:
+    """A state dict for ``DropoutNet(*sizes)`` and ``n_inputs`` inputs, all from ``seed``. With
+    ``identity_readout`` the readout is the identity with bias 5 (``n_out == n_hidden``), so
+    that output ``[i, j]`` is 5 where hidden unit ``j`` was dropped, else 5 plus that unit."""
+    generator = torch.Generator().manual_seed(seed)
+    n_in, n_hidden, n_out = sizes
+    state = {
+        "hidden.weight": torch.randn(n_hidden, n_in, generator=generator) / math.sqrt(n_in),
+        "hidden.bias": 0.1 * torch.randn(n_hidden, generator=generator),
+        "out.weight": torch.eye(n_out, n_hidden),
+        "out.bias": torch.full((n_out,), 5.0),
+    }
+    if not identity_readout:
+        scale = math.sqrt(n_hidden)
+        state["out.weight"] = torch.randn(n_out, n_hidden, generator=generator) / scale
+        state["out.bias"] = torch.randn(n_out, generator=generator)
+    return state, torch.randn(n_inputs, n_in, generator=generator)
+
+
+def dropout_net(
+    function: Callable,
+    sizes: list,
+    p: float,
+    n_inputs: int,
+    seed: int,
+    identity_readout: bool,
+    mode: str,
+    calls: int,
+) -> list:
+    """Build the student's network class as ``function(n_in, n_hidden, n_out, p)``, load the
+    weights of :func:`dropout_setup`, put it in ``mode`` ("train" or "eval"), seed the global
+    generator and return ``calls`` forward passes of the inputs (without autograd). The weights
+    are made here from the seed, not sent: a case's request stays small."""
+    state, x = dropout_setup(sizes, n_inputs, seed, identity_readout)
+    net = function(*sizes, p)
+    net.load_state_dict(state)
+    net.to(device())
+    net.train(mode == "train")
+    torch.manual_seed(seed + 1)
+    with torch.no_grad():
+        return [net(x.to(device())) for _ in range(calls)]
+
+
+def applied(function: Callable, spec: list, seed: int, perturb: list) -> dict:
+    """``model.apply(function)`` on ``course_lib.modules.build_model(spec, seed)`` whose layers
+    at the indices ``perturb`` (normalization layers) hold weight 3 and bias -1 beforehand, with
+    the global generator seeded with ``seed + 1``: the model's state dict afterwards."""
+    model = build_model(spec, seed).to(device())
+    with torch.no_grad():
+        for index in perturb:
+            model[index].weight.fill_(3.0)
+            model[index].bias.fill_(-1.0)
+    torch.manual_seed(seed + 1)
+    model.apply(function)
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+HARNESSES.update({f.__name__: f for f in (gain_twice, dropout_net, applied)})
 
 
 # ---------------------------------------------------------------- running one call
