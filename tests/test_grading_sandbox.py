@@ -72,3 +72,16 @@ def test_a_call_past_its_time_limit_kills_the_worker_and_the_session_replays_its
         assert session.call("", "state", Call("returned", (2,)).plain()) == {"value": 7}
     finally:
         session.close()
+
+
+def test_large_requests_and_replies_cross_whole(sandbox):
+    import torch
+
+    session = Session(sandbox)
+    try:
+        session.run_cell("def double(x):\n    return 2 * x")
+        big = torch.arange(1_000_000, dtype=torch.float64)  # 8 MB each way, far beyond a pipe
+        reply = session.call("", "double", Call("returned", (big,)).plain())
+        assert torch.equal(reply["value"], 2 * big)
+    finally:
+        session.close()

@@ -27,12 +27,25 @@ MAX_IMAGE = 1_000_000
 _FRAME = struct.Struct("<Q")
 
 
+def _read_exactly(stream, size: int) -> bytes | None:
+    """``size`` bytes from an unbuffered stream, whose reads return what the pipe holds (at most
+    64 KiB at a time); None at the end of the stream."""
+    chunks, remaining = [], size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_frame(stream) -> bytes | None:
-    header = stream.read(_FRAME.size)
-    if len(header) < _FRAME.size:
+    header = _read_exactly(stream, _FRAME.size)
+    if header is None:
         return None
     (size,) = _FRAME.unpack(header)
-    return stream.read(size)
+    return _read_exactly(stream, size)
 
 
 def write_frame(stream, payload: bytes) -> None:
