@@ -5,6 +5,8 @@ path (`python -m course_lib.grading autograde`) with 1 and with 2 worker process
 per-submission overhead of the sandboxed path beyond the submission's own compute (its cells and
 checks run in one process)."""
 
+import contextlib
+import io
 import os
 import pathlib
 import shutil
@@ -70,11 +72,12 @@ def _own_compute_seconds() -> float:
     os.environ["COURSE_GRADING_SEED"] = SEED
     namespace = solution_namespace(ROOT / "solutions" / ASSIGNMENT / "initialization.ipynb")
     names = [n for n in grading.exercise_names() if n in namespace]
-    grading.check(names[0], namespace[names[0]], points=1, hidden=True)  # warm-up
-    start = time.perf_counter()
-    for name in names:
-        grading.check(name, namespace[name], points=1, hidden=True)
-    return time.perf_counter() - start
+    with contextlib.redirect_stdout(io.StringIO()):
+        grading.check(names[0], namespace[names[0]], points=1, hidden=True)  # warm-up
+        start = time.perf_counter()
+        for name in names:
+            grading.check(name, namespace[name], points=1, hidden=True)
+        return time.perf_counter() - start
 
 
 def main() -> str:
