@@ -238,6 +238,15 @@ def test_nothing_secret_reaches_the_feedback(attacked):
     assert catalogue.SEED_LEAK in leak
 
 
+def test_the_sandbox_shows_no_course_file(attacked):
+    path = attacked["course"] / "autograded" / "search-the-whole-file-system" / ASSIGNMENT
+    text = (path / "initialization.ipynb").read_text()
+    found = re.search(re.escape(catalogue.FOUND) + r" (\[.*?\])", text)
+    assert found, "the search printed nothing"
+    for secret in ("gradebook.db", "grading_seed", "nbgrader_config.py", ".ipynb"):
+        assert secret not in found.group(1), found.group(1)
+
+
 def test_malformed_notebooks_are_graded_and_the_batch_goes_on(attacked):
     course = attacked["course"]
     assert grades(course, "duplicated-cell") == expected(set())

@@ -7,6 +7,7 @@ blank stub). The marker strings let the test find lingering processes and leaked
 
 LINGER = "sleep 4242"
 SEED_LEAK = "seed-leak:"
+FOUND = "found-on-disk:"
 
 BLANK_FULL_MARKS = {
     "patch check": "import course_lib.grading as g\ng.check = lambda *a, **k: 100.0",
@@ -102,6 +103,14 @@ HARMLESS = {
         "    for path in glob.glob(str(root / '**' / '*.ipynb'), recursive=True)[:20]:\n"
         "        try:\n            print(open(path).read()[:3000])\n            open(path, 'a').write('x')\n"
         "        except OSError:\n            pass"
+    ),
+    "search the whole file system": (
+        "import os\nfound = []\nfor root, dirs, files in os.walk('/'):\n"
+        "    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev')]\n"
+        "    found += [os.path.join(root, name) for name in files\n"
+        "              if name in ('gradebook.db', 'grading_seed', 'nbgrader_config.py')\n"
+        "              or (name.endswith('.ipynb') and 'site-packages' not in root)]\n"
+        f"print('{FOUND}', found)"
     ),
     "lock the gradebook": (
         "import fcntl, glob\nfor path in glob.glob('/**/gradebook.db', recursive=True)[:3]:\n"

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import nbformat
+import torch
 
 from course_lib.grading import _runner, _static
 from course_lib.grading._notebook import GradingCell, grade_notebook, grading_input, is_test_cell
@@ -71,6 +72,8 @@ def grade_job(
 ) -> list[list[dict]]:
     """The pure step, as a top-level function that a process pool or a Dask worker can run."""
     _runner.TIME_LIMIT_S = time_limit
+    # One thread per job: N jobs share N cores, and more threads each would only contend.
+    torch.set_num_threads(1)
     return grade_notebook(cells, seed, cell_timeout=cell_timeout, call_timeout=time_limit)
 
 

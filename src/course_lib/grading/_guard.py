@@ -44,7 +44,7 @@ def _tripwire(*args, **kwargs):
 
 
 def _tripwire_code(function: types.FunctionType) -> types.CodeType:
-    qualname = f"{function.__module__}.{function.__name__}"
+    qualname = f"{function.__module__}.{function.__qualname__}"
     return _tripwire.__code__.replace(co_name=function.__name__, co_qualname=qualname)
 
 

@@ -77,18 +77,13 @@ def sandbox_mode() -> str:
 
 
 def _read_only_roots() -> list[str]:
-    """Folders the worker needs to read: the interpreter, the packages, course_lib."""
-    roots = {
-        sys.base_prefix,
-        sys.prefix,
-        str(pathlib.Path(course_lib.__file__).resolve().parent.parent),
-    }
-    roots |= {p for p in sys.path if p.startswith(("/", "\\")) and os.path.isdir(p)}
-    roots = sorted(os.path.realpath(root) for root in roots)
+    """Folders the worker needs to read: the interpreter, the environment's packages, and the
+    folder that holds course_lib (``src/`` of an editable install). Not the grader's other
+    ``sys.path`` entries: ``python -m`` puts the current folder there, which is the course."""
+    package_parent = pathlib.Path(course_lib.__file__).resolve().parent.parent
+    roots = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, package_parent)})
     # Keep the outermost folders only: a folder inside one already bound needs no bind of its own.
-    return [
-        r for r in roots if not any(r != o and r.startswith(o.rstrip("/") + "/") for o in roots)
-    ]
+    return [r for r in roots if not any(r.startswith(o.rstrip("/") + "/") for o in roots if o != r)]
 
 
 def _system_arguments() -> list[str]:
