@@ -106,10 +106,10 @@ HARMLESS = {
     ),
     "search the whole file system": (
         "import os\nfound = []\nfor root, dirs, files in os.walk('/'):\n"
-        "    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev')]\n"
+        "    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'site-packages')]\n"
         "    found += [os.path.join(root, name) for name in files\n"
         "              if name in ('gradebook.db', 'grading_seed', 'nbgrader_config.py')\n"
-        "              or (name.endswith('.ipynb') and 'site-packages' not in root)]\n"
+        "              or name.endswith('.ipynb')]\n"
         f"print('{FOUND}', found)"
     ),
     "lock the gradebook": (
