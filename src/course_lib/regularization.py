@@ -27,6 +27,8 @@ Overfitting").
 import torch
 from torch import nn
 
+from course_lib._checks import require_floating
+
 __all__ = [
     "NORMALIZATION_LAYERS",
     "Dropout",
@@ -119,8 +121,7 @@ def soft_threshold(input: torch.Tensor, lambd: float = 0.5) -> torch.Tensor:
     >>> soft_threshold(torch.tensor([-2.0, -0.5, 0.25, 1.5]), 1.0)
     tensor([-1.0000,  0.0000,  0.0000,  0.5000])
     """
-    if not input.is_floating_point():
-        raise NotImplementedError(f"soft_threshold is not implemented for {input.dtype} input")
+    require_floating(input, "soft_threshold")
     largest = torch.finfo(input.dtype).max
     if not 0 <= lambd <= largest:
         raise RuntimeError(

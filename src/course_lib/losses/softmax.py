@@ -15,6 +15,8 @@ import warnings
 
 import torch
 
+from course_lib._checks import require_floating
+
 
 def _softmax_dim(ndim: int, stacklevel: int) -> int:
     """The dimension torch picks when ``dim`` is None (deprecated): 0 for 0-, 1- and 3-D
@@ -72,10 +74,7 @@ def log_softmax(
         )
     if dtype is not None:
         input = input.to(dtype)
-    if not input.is_floating_point():
-        raise NotImplementedError(
-            f'"log_softmax" not implemented for {input.dtype}: pass float logits or dtype='
-        )
+    require_floating(input, "log_softmax")
     if input.numel() == 0:
         return input.clone()
     shifted = input - input.detach().amax(dim, keepdim=True)
