@@ -18,7 +18,6 @@ import concurrent.futures
 import csv
 import hashlib
 import io
-import json
 import multiprocessing
 import pathlib
 from collections import defaultdict
@@ -211,7 +210,3 @@ def similarity_report(course: pathlib.Path, assignment: str) -> str:
     writer.writerow(["student", "exercise", "finding"])
     writer.writerows(sorted(rows))
     return buffer.getvalue()
-
-
-def summary(result: dict) -> str:
-    return json.dumps(result, indent=2)

@@ -27,7 +27,6 @@ from typing import Any
 
 import course_lib
 from course_lib.grading import _seed
-from course_lib.grading._harness import Call
 from course_lib.grading._sandbox import Session
 
 MAX_CELL_TEXT = 50_000
@@ -76,19 +75,13 @@ def cache_key(cells: list[GradingCell], seed: int, time_limit: float) -> str:
 class RemoteFunction:
     """The student's function called ``name``, living in the worker: what a test cell's free
     names stand for. :func:`course_lib.grading.check` recognises it and sends its cases through
-    the session; calling it directly runs the ``returned`` harness on plain arguments."""
+    the session."""
 
     def __init__(self, session: Session, name: str, hidden_checks: frozenset[str]):
         self.session, self.name, self.hidden_checks = session, name, hidden_checks
 
     def caller(self):
         return lambda exercise, call: self.session.call(exercise.name, self.name, call.plain())
-
-    def __call__(self, *args, **kwargs):
-        reply = self.session.call("", self.name, Call("returned", args, kwargs).plain())
-        if "value" not in reply:
-            raise RuntimeError(f"{self.name} failed: {reply.get('message') or reply}")
-        return reply["value"]
 
 
 class _TestCellNames(dict):
@@ -125,10 +118,8 @@ def evaluate_test_cell(source: str, session: Session) -> list[dict]:
     printed = io.StringIO()
     try:
         tree = ast.parse(source)
+        names = _TestCellNames(session, _hidden_checks(tree))
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        names = _TestCellNames(
-            session, _hidden_checks(tree if last is None else ast.Module([*tree.body, last], []))
-        )
         scope = {"__builtins__": builtins, "__name__": "__grader__"}
         with contextlib.redirect_stdout(printed), warnings.catch_warnings():
             warnings.simplefilter("ignore")
